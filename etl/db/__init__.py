@@ -1,0 +1,1 @@
+"""Storage: models, engines, upserts and schema management."""

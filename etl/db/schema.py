@@ -1,0 +1,171 @@
+"""Creating and upgrading the schema, and rendering `schema.sql` from the models.
+
+`python -m etl.db.schema` prints the documented DDL; a test keeps the committed
+`schema.sql` equal to it and proves, on SQLite and PostgreSQL, that executing it
+yields exactly the tables, columns and views that `init_db` creates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Engine,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    inspect,
+    text,
+)
+from sqlalchemy.schema import AddConstraint, Column, Table  # noqa: F401
+
+from etl.db import models
+from etl.db.views import VIEWS
+
+HEADER = """\
+-- schema.sql — every table and view of the Stripe metrics pipeline.
+--
+-- Generated from etl/db/models.py and etl/db/views.py by
+--     python -m etl.db.schema > schema.sql
+-- and kept equal to what `etl init-db` creates by tests/test_schema.py, on SQLite
+-- and PostgreSQL. The DDL runs on both.
+--
+-- Conventions: money is an integer in the currency's smallest unit (cents);
+-- timestamps are UTC; `month` columns hold the first day of the month in the
+-- reporting time zone (ETL_TIMEZONE); currencies are lower-case ISO codes;
+-- *_json columns hold JSON text.
+"""
+
+
+@dataclass
+class InitReport:
+    created_tables: list[str] = field(default_factory=list)
+    added_columns: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created_tables or self.added_columns)
+
+
+def init_db(engine: Engine) -> InitReport:
+    """Create missing tables, add missing columns, (re)create views. Safe to repeat."""
+    report = InitReport()
+    with engine.begin() as conn:
+        insp = inspect(conn)
+        existing = set(insp.get_table_names())
+        for table in models.metadata.sorted_tables:
+            if table.name not in existing:
+                report.created_tables.append(table.name)
+                continue
+            have = {c["name"] for c in insp.get_columns(table.name)}
+            for col in table.columns:
+                if col.name not in have:
+                    # Added nullable: existing rows have no value for it.
+                    ddl = f"ALTER TABLE {table.name} ADD COLUMN {col.name} {sql_type(col.type)}"
+                    conn.execute(text(ddl))
+                    report.added_columns.append(f"{table.name}.{col.name}")
+        models.metadata.create_all(conn, checkfirst=True)
+        for view in VIEWS:
+            conn.execute(text(f"DROP VIEW IF EXISTS {view.name}"))
+            conn.execute(text(f"CREATE VIEW {view.name} AS\n{view.select}"))
+            report.views.append(view.name)
+    return report
+
+
+def sql_type(t: Any) -> str:
+    """A type name that SQLite and PostgreSQL both accept and reflect alike."""
+    if isinstance(t, BigInteger):
+        return "BIGINT"
+    if isinstance(t, Integer):
+        return "INTEGER"
+    if isinstance(t, Boolean):
+        return "BOOLEAN"
+    if isinstance(t, DateTime):
+        return "TIMESTAMP"
+    if isinstance(t, Date):
+        return "DATE"
+    if isinstance(t, Numeric):
+        return f"NUMERIC({t.precision}, {t.scale})"
+    if isinstance(t, Text):
+        return "TEXT"
+    if isinstance(t, String):
+        return f"VARCHAR({t.length})" if t.length else "TEXT"
+    raise TypeError(f"no portable SQL type for {t!r}")
+
+
+def _table_ddl(table: Table) -> str:
+    pk = [c.name for c in table.primary_key.columns]
+    lines: list[tuple[str, str]] = []
+    for col in table.columns:
+        parts = [f"{col.name} {sql_type(col.type)}"]
+        if len(pk) == 1 and col.name == pk[0]:
+            parts.append("PRIMARY KEY")
+        elif not col.nullable:
+            parts.append("NOT NULL")
+        if col.unique:
+            parts.append("UNIQUE")
+        for fk in col.foreign_keys:
+            ref = f"REFERENCES {fk.column.table.name} ({fk.column.name})"
+            if fk.ondelete:
+                ref += f" ON DELETE {fk.ondelete}"
+            parts.append(ref)
+        lines.append((" ".join(parts), col.comment or ""))
+    extra: list[str] = []
+    if len(pk) > 1:
+        extra.append(f"PRIMARY KEY ({', '.join(pk)})")
+    for cons in sorted(table.constraints, key=lambda c: c.name or ""):
+        if cons.__class__.__name__ == "UniqueConstraint" and len(cons.columns) > 1:
+            cols = ", ".join(c.name for c in cons.columns)
+            extra.append(f"CONSTRAINT {cons.name} UNIQUE ({cols})")
+    body: list[str] = []
+    items = [(d, c) for d, c in lines] + [(e, "") for e in extra]
+    for i, (ddl, comment) in enumerate(items):
+        sep = "," if i < len(items) - 1 else ""
+        body.append(f"    {ddl}{sep}" + (f"  -- {comment}" if comment else ""))
+    out = [f"-- {table.comment}", f"CREATE TABLE {table.name} (", *body, ");"]
+    for idx in sorted(table.indexes, key=lambda i: i.name or ""):
+        cols = ", ".join(c.name for c in idx.columns)
+        unique = "UNIQUE " if idx.unique else ""
+        out.append(f"CREATE {unique}INDEX {idx.name} ON {table.name} ({cols});")
+    return "\n".join(out)
+
+
+def _view_ddl(view: Any) -> str:
+    cols = "\n".join(f"--   {name}: {comment}" for name, comment in view.columns.items())
+    return f"-- {view.comment}\n-- Columns:\n{cols}\nCREATE VIEW {view.name} AS\n{view.select};"
+
+
+def render_schema_sql() -> str:
+    parts = [HEADER]
+    for table in models.metadata.sorted_tables:
+        parts.append(_table_ddl(table))
+    parts.append("-- ---------------------------------------------------------------- views")
+    for view in VIEWS:
+        parts.append(_view_ddl(view))
+    return "\n\n".join(parts) + "\n"
+
+
+def split_statements(sql: str) -> list[str]:
+    """Statements of a schema.sql-style script (one `;` at the end of a line ends one)."""
+    stmts, buf = [], []
+    for line in sql.splitlines():
+        if line.lstrip().startswith("--") and not buf:
+            continue
+        buf.append(line)
+        if line.rstrip().endswith(";"):
+            stmt = "\n".join(buf).strip().rstrip(";")
+            buf = []
+            if stmt:
+                stmts.append(stmt)
+    return stmts
+
+
+if __name__ == "__main__":
+    print(render_schema_sql(), end="")

@@ -1,0 +1,67 @@
+"""Bulk upsert: one INSERT … ON CONFLICT DO UPDATE per page of rows, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, or_
+from sqlalchemy.dialects import postgresql, sqlite
+
+# SQLite allows 32766 bound parameters per statement; stay well below.
+_MAX_PARAMS = 30_000
+
+
+def _insert_for(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"bulk upsert is not supported on {conn.dialect.name}")
+
+
+def upsert_rows(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    key: Iterable[str] | None = None,
+    *,
+    update: Iterable[str] | None = None,
+    only_if_changed: Iterable[str] | None = None,
+) -> int:
+    """Insert rows, updating those whose key already exists.
+
+    - `key`: the conflict columns (default: the primary key).
+    - `update`: columns to overwrite on conflict (default: every column the rows carry
+      except the key). An empty list means DO NOTHING.
+    - `only_if_changed`: when given, a conflicting row is updated only if one of these
+      columns differs, so unchanged objects keep their `updated_at`.
+    Returns the number of rows sent.
+    """
+    if not rows:
+        return 0
+    key_cols = list(key) if key is not None else [c.name for c in table.primary_key.columns]
+    columns = list(rows[0].keys())
+    update_cols = [c for c in columns if c not in key_cols] if update is None else list(update)
+    per_stmt = max(1, _MAX_PARAMS // max(1, len(columns)))
+    for start in range(0, len(rows), per_stmt):
+        chunk = rows[start : start + per_stmt]
+        ins = _insert_for(conn, table).values(list(chunk))
+        if not update_cols:
+            stmt = ins.on_conflict_do_nothing(index_elements=key_cols)
+        else:
+            excluded = ins.excluded
+            where = None
+            if only_if_changed:
+                where = or_(*[table.c[c].is_distinct_from(excluded[c]) for c in only_if_changed])
+            stmt = ins.on_conflict_do_update(
+                index_elements=key_cols,
+                set_={c: excluded[c] for c in update_cols},
+                where=where,
+            )
+        conn.execute(stmt)
+    return len(rows)
+
+
+def key_filter(table: Table, key: dict[str, Any]) -> Any:
+    return and_(*[table.c[k] == v for k, v in key.items()])
