@@ -1,0 +1,1 @@
+"""What runs when: one module per job, and the schedule shared by the daemon and cron."""
