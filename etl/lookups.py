@@ -1,0 +1,75 @@
+"""Finding customers the ways users name them: integer id, Stripe id, extra id or email."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from etl.db.models import Customer
+
+CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+
+
+def resolve_customer(conn: Connection, ref: str | int) -> Any | None:
+    """The customer row a reference names, or None.
+
+    Order: integer id, Stripe id, extra id (the lowest id when several share it, as
+    FirstOfficer returns "only one customer"), then email (case-insensitive).
+    """
+    c = CUSTOMERS.c
+    text_ref = str(ref).strip()
+    if not text_ref:
+        return None
+    if text_ref.isdigit() and len(text_ref) < 19:
+        row = conn.execute(select(CUSTOMERS).where(c.id == int(text_ref))).first()
+        if row is not None:
+            return row
+    row = conn.execute(select(CUSTOMERS).where(c.stripe_id == text_ref)).first()
+    if row is not None:
+        return row
+    row = conn.execute(
+        select(CUSTOMERS).where(c.extra_id == text_ref).order_by(c.id).limit(1)
+    ).first()
+    if row is not None:
+        return row
+    if "@" in text_ref:
+        return (
+            conn.execute(select(CUSTOMERS).where(c.email_key == text_ref.lower())).first()
+            or conn.execute(
+                select(CUSTOMERS)
+                .where(func.lower(c.email) == text_ref.lower())
+                .order_by(c.id)
+                .limit(1)
+            ).first()
+        )
+    return None
+
+
+def resolve_customers(conn: Connection, refs: list[str]) -> dict[str, int]:
+    """Set-based resolution of many references (for imports): ref -> customers.id."""
+    c = CUSTOMERS.c
+    refs = [str(r).strip() for r in refs if str(r).strip()]
+    found: dict[str, int] = {}
+    ints = {int(r) for r in refs if r.isdigit() and len(r) < 19}
+    if ints:
+        for (cid,) in conn.execute(select(c.id).where(c.id.in_(ints))):
+            found[str(cid)] = cid
+    rest = [r for r in refs if r not in found]
+    if rest:
+        for sid, cid in conn.execute(select(c.stripe_id, c.id).where(c.stripe_id.in_(rest))):
+            found[sid] = cid
+    rest = [r for r in refs if r not in found]
+    if rest:
+        rows = conn.execute(
+            select(c.extra_id, func.min(c.id)).where(c.extra_id.in_(rest)).group_by(c.extra_id)
+        )
+        for eid, cid in rows:
+            found[eid] = cid
+    rest = [r for r in refs if r not in found and "@" in r]
+    if rest:
+        by_lower = {r.lower(): r for r in rest}
+        rows = conn.execute(select(c.email_key, c.id).where(c.email_key.in_(list(by_lower))))
+        for key, cid in rows:
+            found[by_lower[key]] = cid
+    return found
