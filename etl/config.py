@@ -90,6 +90,15 @@ class Settings(BaseSettings):
     sync_cron: str = Field("0 * * * *", validation_alias=_env("ETL_SYNC_CRON"))
     reconcile_cron: str = Field("30 3 * * *", validation_alias=_env("ETL_RECONCILE_CRON"))
     prune_cron: str = Field("45 4 * * 0", validation_alias=_env("ETL_PRUNE_CRON"))
+    # Operations (jobs/): how long superseded raw versions are kept, job-level retries,
+    # how long a stopping daemon waits for a running job, and a test-only fast schedule.
+    prune_keep_days: int = Field(30, ge=0, validation_alias=_env("ETL_PRUNE_KEEP_DAYS"))
+    job_retries: int = Field(3, ge=0, le=20, validation_alias=_env("ETL_JOB_RETRIES"))
+    job_retry_wait: float = Field(30.0, ge=0, validation_alias=_env("ETL_JOB_RETRY_WAIT"))
+    shutdown_grace: float = Field(8.0, ge=0, validation_alias=_env("ETL_SHUTDOWN_GRACE"))
+    schedule_seconds: float | None = Field(
+        None, gt=0, validation_alias=_env("ETL_SCHEDULE_SECONDS")
+    )
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
