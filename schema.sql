@@ -232,6 +232,7 @@ CREATE TABLE plans (
     source VARCHAR(16) NOT NULL,  -- stripe_price, stripe_plan or api
     product_id VARCHAR(255),  -- Stripe product id
     name TEXT,  -- display name: nickname, else product name, else id
+    nickname TEXT,  -- Stripe's nickname of the price or plan
     amount BIGINT,  -- unit amount in cents; NULL for tiered prices
     currency VARCHAR(3) NOT NULL,  -- currency
     type VARCHAR(16) NOT NULL,  -- recurring or one_time

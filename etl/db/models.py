@@ -176,6 +176,7 @@ class Plan(SQLModel, table=True):
     source: str = _f("stripe_price, stripe_plan or api", String(16))
     product_id: str | None = _f("Stripe product id", ID, nullable=True, index=True)
     name: str | None = _f("display name: nickname, else product name, else id", TEXT, nullable=True)
+    nickname: str | None = _f("Stripe's nickname of the price or plan", TEXT, nullable=True)
     amount: int | None = _f("unit amount in cents; NULL for tiered prices", MONEY, nullable=True)
     currency: str = _f("currency", CUR)
     type: str = _f("recurring or one_time", String(16), default="recurring")
