@@ -19,12 +19,12 @@ def build_stripe_client(
     key = settings.stripe_api_key
     if key is None:
         raise ConfigError("STRIPE_API_KEY", "is not set (a secret sk_… or restricted rk_… key)")
-    base_addresses: stripe.BaseAddresses = {}
+    base_addresses: dict[str, str] = {}
     if settings.stripe_api_base:
         base_addresses = {"api": settings.stripe_api_base}
     return stripe.StripeClient(
         key.get_secret_value(),
         stripe_version=API_VERSION,
-        base_addresses=base_addresses,
+        base_addresses=base_addresses,  # type: ignore[arg-type]
         max_network_retries=max_network_retries,
     )

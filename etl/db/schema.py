@@ -23,7 +23,7 @@ from sqlalchemy import (
     inspect,
     text,
 )
-from sqlalchemy.schema import AddConstraint, Column, Table  # noqa: F401
+from sqlalchemy.schema import Table, UniqueConstraint
 
 from etl.db import models
 from etl.db.views import VIEWS
@@ -120,8 +120,8 @@ def _table_ddl(table: Table) -> str:
     extra: list[str] = []
     if len(pk) > 1:
         extra.append(f"PRIMARY KEY ({', '.join(pk)})")
-    for cons in sorted(table.constraints, key=lambda c: c.name or ""):
-        if cons.__class__.__name__ == "UniqueConstraint" and len(cons.columns) > 1:
+    for cons in sorted(table.constraints, key=lambda c: str(c.name or "")):
+        if isinstance(cons, UniqueConstraint) and len(cons.columns) > 1:
             cols = ", ".join(c.name for c in cons.columns)
             extra.append(f"CONSTRAINT {cons.name} UNIQUE ({cols})")
     body: list[str] = []
@@ -154,7 +154,8 @@ def render_schema_sql() -> str:
 
 def split_statements(sql: str) -> list[str]:
     """Statements of a schema.sql-style script (one `;` at the end of a line ends one)."""
-    stmts, buf = [], []
+    stmts: list[str] = []
+    buf: list[str] = []
     for line in sql.splitlines():
         if line.lstrip().startswith("--") and not buf:
             continue
