@@ -1,0 +1,69 @@
+"""/healthz: no key needed; database reachability and the last successful sync and recompute."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from etl.api.http import json_response
+from etl.api.schemas import Health
+from etl.api.state import api_state
+from etl.db.models import JobRun, SyncRun
+from etl.logs import get_logger
+
+router = APIRouter(tags=["health"])
+log = get_logger("etl.api.health")
+
+SYNC_RUNS = SyncRun.__table__  # type: ignore[attr-defined]
+JOB_RUNS = JobRun.__table__  # type: ignore[attr-defined]
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() + "Z" if ts is not None else None
+
+
+@router.get(
+    "/healthz",
+    response_model=Health,
+    summary="Health",
+    description="Needs no key. 200 when the database answers, 503 when it does not.",
+    responses={503: {"model": Health, "description": "The database is unreachable"}},
+)
+async def healthz(request: Request) -> Response:
+    engine = api_state(request).engine
+
+    def probe() -> dict[str, Any]:
+        with engine.connect() as conn:
+            last_sync = conn.execute(
+                select(func.max(SYNC_RUNS.c.finished_at)).where(SYNC_RUNS.c.status == "ok")
+            ).scalar()
+            last_recompute = conn.execute(
+                select(func.max(JOB_RUNS.c.finished_at)).where(
+                    JOB_RUNS.c.job == "recompute", JOB_RUNS.c.status == "ok"
+                )
+            ).scalar()
+        return {
+            "status": "ok",
+            "database": "ok",
+            "last_sync_at": _iso(last_sync),
+            "last_recompute_at": _iso(last_recompute),
+        }
+
+    try:
+        return json_response(await run_in_threadpool(probe))
+    except Exception as exc:
+        log.warning("api.health_database_unreachable", error=type(exc).__name__)
+        return json_response(
+            {
+                "status": "error",
+                "database": "unreachable",
+                "last_sync_at": None,
+                "last_recompute_at": None,
+            },
+            status=503,
+        )

@@ -1,0 +1,29 @@
+"""/chart: the MRR picture as an HTML page (inline SVG, no scripts, no external resources).
+
+Same key as /v2. A browser answers the 401's `WWW-Authenticate: Basic` with a login
+prompt: paste the key as the user name and leave the password empty.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse
+
+from etl.api.state import api_state, require_key
+from etl.report.chart import load_series, render_html
+
+router = APIRouter(tags=["chart"], dependencies=[Depends(require_key)])
+
+
+@router.get("/chart", response_class=HTMLResponse, include_in_schema=False)
+async def chart(
+    request: Request,
+    currency: str | None = Query(None, min_length=3, max_length=3, pattern="^[A-Za-z]{3}$"),
+) -> HTMLResponse:
+    engine = api_state(request).engine
+    series = await run_in_threadpool(load_series, engine, currency=currency)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return HTMLResponse(render_html(series, generated_at=stamp))

@@ -1,0 +1,240 @@
+"""/v2/mrr, /v2/mrr/<month> and /v2/mrr_by_plan, read from the monthly snapshots."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import Connection, select
+from starlette.responses import Response
+
+from etl.api import examples
+from etl.api.docs import errors, ok
+from etl.api.errors import ApiError
+from etl.api.http import cached
+from etl.api.schemas import Mrr, MrrByPlan, MrrList, NoData
+from etl.api.state import api_state, require_key
+from etl.config import Settings
+from etl.db.models import MrrByPlan as MrrByPlanRow
+from etl.db.models import MrrMonthly
+
+router = APIRouter(prefix="/v2", tags=["mrr"], dependencies=[Depends(require_key)])
+
+MONTHLY = MrrMonthly.__table__  # type: ignore[attr-defined]
+BY_PLAN = MrrByPlanRow.__table__  # type: ignore[attr-defined]
+_M = MONTHLY.c
+_B = BY_PLAN.c
+
+CURRENCY_DOC = (
+    "Which series: a currency code gives that currency's own (native) figures. Without it, "
+    "the reporting currency's converted totals (basis `reporting`, all currencies "
+    "converted with the loaded exchange rates) when they exist, else the native series "
+    "of the account's main currency (the one with the most MRR in the latest month)."
+)
+_MONTH = re.compile(r"^(\d{4})-?(\d{2})(?:-(\d{2})(?:[T ].*)?)?$")
+
+
+def parse_month(value: str, param: str) -> date:
+    """`2016-04-01` (any day of the month, or a datetime), `2016-04` or `201604`."""
+    m = _MONTH.match(value.strip())
+    if m:
+        year, month, day = int(m.group(1)), int(m.group(2)), m.group(3)
+        try:
+            date(year, month, int(day) if day else 1)
+            return date(year, month, 1)
+        except ValueError:
+            pass
+    raise ApiError(
+        400,
+        f"Invalid {param}: {value!r} is not a month (use 2016-04-01, 2016-04 or 201604)",
+        param=param,
+    )
+
+
+def check_currency_param(currency: str | None) -> str | None:
+    if currency is None:
+        return None
+    cur = currency.strip().lower()
+    if not re.fullmatch(r"[a-z]{3}", cur):
+        raise ApiError(
+            400, f"Invalid currency: {currency!r} is not a currency code", param="currency"
+        )
+    return cur
+
+
+def _missing(text: str | None) -> list[str]:
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return [c.strip() for c in text.split(",") if c.strip()]
+    if isinstance(value, list):
+        return [str(c) for c in value]
+    if isinstance(value, dict):
+        return sorted(str(c) for c in value)
+    return [str(value)]
+
+
+def mrr_dict(r: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "object": "mrr",
+        "month": r.month.isoformat(),
+        "mrr": r.mrr,
+        "subscriptions": r.subscriptions,
+        "change_in_mrr": r.change_in_mrr,
+        "expansion_mrr": r.expansion_mrr,
+        "contraction_mrr": r.contraction_mrr,
+        "upgrade_mrr": r.upgrade_mrr,
+        "downgrade_mrr": r.downgrade_mrr,
+        "new_mrr": r.new_mrr,
+        "new_customers": r.new_customers,
+        "reactivation_mrr": r.reactivation_mrr,
+        "reactivated_customers": r.reactivated_customers,
+        "lost_mrr": r.lost_mrr,
+        "lost_customers": r.lost_customers,
+        "customers": r.customers,
+        "arr": r.arr,
+        "arpa": r.arpa,
+        "currency": r.currency,
+        "basis": r.basis,
+    }
+    if r.basis == "reporting":
+        d["fx_impact_mrr"] = r.fx_impact_mrr
+        d["missing_rates"] = _missing(r.missing_rates)
+    if r.is_current:
+        d["waiting_mrr"] = r.waiting_mrr
+        d["waiting_subscriptions"] = r.waiting_subscriptions
+    return d
+
+
+def series_filter(conn: Connection, settings: Settings, currency: str | None) -> Any:
+    """The WHERE clause of the series a request asks for (see CURRENCY_DOC)."""
+    if currency is not None:
+        return (_M.basis == "native") & (_M.currency == currency)
+    reporting = (_M.basis == "reporting") & (_M.currency == settings.reporting_currency)
+    if conn.execute(select(_M.month).where(reporting).limit(1)).first() is not None:
+        return reporting
+    main = conn.execute(
+        select(_M.currency)
+        .where(_M.basis == "native")
+        .order_by(_M.month.desc(), _M.mrr.desc(), _M.currency)
+        .limit(1)
+    ).scalar()
+    return (_M.basis == "native") & (_M.currency == (main or settings.reporting_currency))
+
+
+@router.get(
+    "/mrr",
+    response_model=MrrList,
+    summary="Retrieve all MRRs",
+    description="MRR of every month, oldest first. " + CURRENCY_DOC,
+    responses={**ok(examples.MRR_LIST), **errors()},
+)
+async def all_mrr(
+    request: Request,
+    currency: str | None = Query(None, description=CURRENCY_DOC, max_length=3),
+) -> Response:
+    state = api_state(request)
+    cur = check_currency_param(currency)
+
+    def build() -> dict[str, Any]:
+        with state.engine.connect() as conn:
+            where = series_filter(conn, state.settings, cur)
+            rows = conn.execute(select(MONTHLY).where(where).order_by(_M.month)).all()
+        return {"data": [mrr_dict(r) for r in rows]}
+
+    return await cached(request, build)
+
+
+@router.get(
+    "/mrr/{month}",
+    response_model=Mrr | NoData,
+    summary="Retrieve a month's recurring revenue",
+    description="One month: `2016-04-01` (any day of the month works), `2016-04` or "
+    "`201604`. A month without data returns `{}`. `waiting_mrr` and "
+    "`waiting_subscriptions` appear for the current month only. " + CURRENCY_DOC,
+    responses={**ok(examples.MRR), **errors()},
+)
+async def month_mrr(
+    request: Request,
+    month: str,
+    currency: str | None = Query(None, description=CURRENCY_DOC, max_length=3),
+) -> Response:
+    state = api_state(request)
+    first = parse_month(month, "month")
+    cur = check_currency_param(currency)
+
+    def build() -> dict[str, Any]:
+        with state.engine.connect() as conn:
+            where = series_filter(conn, state.settings, cur)
+            row = conn.execute(select(MONTHLY).where(where, _M.month == first)).first()
+        return mrr_dict(row) if row is not None else {}
+
+    return await cached(request, build)
+
+
+def by_plan_dict(r: Any) -> dict[str, Any]:
+    return {
+        "month": r.month.isoformat() + "T00:00:00.000Z",
+        "total_mrr": r.total_mrr,
+        "total_customers": r.total_customers,
+        "end_of_term_customers": r.end_of_term_customers,
+        "lost_customers": r.lost_customers,
+        "end_of_term_mrr": r.end_of_term_mrr,
+        "lost_mrr": r.lost_mrr,
+        "new_mrr": r.new_mrr,
+        "beginning_mrr": r.beginning_mrr,
+        "upgrade_mrr": r.upgrade_mrr,
+        "downgrade_mrr": r.downgrade_mrr,
+        "moved_in_mrr": r.moved_in_mrr,
+        "moved_out_mrr": r.moved_out_mrr,
+        "waiting_mrr": r.waiting_mrr,
+        "plan_name": r.plan_name,
+        "plan_eid": r.plan_id,
+        "currency": r.currency,
+        "new_customers": r.new_customers,
+        "beginning_customers": r.beginning_customers,
+        "expansion_mrr": r.expansion_mrr,
+        "contraction_mrr": r.contraction_mrr,
+    }
+
+
+@router.get(
+    "/mrr_by_plan",
+    response_model=list[MrrByPlan],
+    summary="Retrieve monthly RR by plans",
+    description="MRR and its movements per plan and month, for the months from "
+    "`start_month` to `end_month` inclusive (either may be omitted), ordered by month, "
+    "then plan. Each row is in its plan's currency; `currency` keeps one currency's plans.",
+    responses={**ok(examples.MRR_BY_PLAN), **errors()},
+)
+async def mrr_by_plan(
+    request: Request,
+    start_month: str | None = Query(None, description="first month, e.g. 2019-01-01"),
+    end_month: str | None = Query(None, description="last month (inclusive), e.g. 2019-02-01"),
+    currency: str | None = Query(None, description="only plans in this currency", max_length=3),
+) -> Response:
+    state = api_state(request)
+    start = parse_month(start_month, "start_month") if start_month is not None else None
+    end = parse_month(end_month, "end_month") if end_month is not None else None
+    if start is not None and end is not None and end < start:
+        raise ApiError(400, "Invalid end_month: it is before start_month", param="end_month")
+    cur = check_currency_param(currency)
+
+    def build() -> list[dict[str, Any]]:
+        q = select(BY_PLAN)
+        if start is not None:
+            q = q.where(_B.month >= start)
+        if end is not None:
+            q = q.where(_B.month <= end)
+        if cur is not None:
+            q = q.where(_B.currency == cur)
+        with state.engine.connect() as conn:
+            rows = conn.execute(q.order_by(_B.month, _B.plan_id)).all()
+        return [by_plan_dict(r) for r in rows]
+
+    return await cached(request, build)
