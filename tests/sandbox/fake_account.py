@@ -123,9 +123,10 @@ class FakeAccount:
             self._event("customer.created", cus, created)
             if i < 20:
                 self._subscribe(cus, created, canceled=(i % 4 == 3), big=(i == 2))
-        deleted = self.objects["customer"]["cus_0005"]
-        deleted["_deleted"] = True
-        self._event("customer.deleted", deleted, deleted["created"] + 30 * DAY)
+        if n_customers > 5:
+            deleted = self.objects["customer"]["cus_0005"]
+            deleted["_deleted"] = True
+            self._event("customer.deleted", deleted, deleted["created"] + 30 * DAY)
 
         ii = fixture("invoiceitem")
         ii.update(
