@@ -63,6 +63,8 @@ CREATE TABLE customer_mrr (
     movement VARCHAR(16),  -- new, reactivation, expansion, contraction, churn or NULL
     movement_mrr BIGINT NOT NULL,  -- size of the movement (positive)
     subscriptions INTEGER NOT NULL,  -- distinct subscriptions contributing MRR
+    waiting_mrr BIGINT NOT NULL,  -- current month: expected MRR of renewals not yet paid
+    waiting_subscriptions INTEGER NOT NULL,  -- current month: subscriptions waiting for payment
     PRIMARY KEY (customer_id, month, currency)
 );
 CREATE INDEX ix_customer_mrr_month ON customer_mrr (month, currency);
@@ -76,7 +78,8 @@ CREATE TABLE customer_plan_mrr (
     mrr BIGINT NOT NULL,  -- MRR at the end of the month, cents
     previous_mrr BIGINT NOT NULL,  -- MRR at the end of the previous month
     movement VARCHAR(16),  -- new, lost, upgrade, downgrade, moved_in, moved_out or NULL
-    PRIMARY KEY (customer_id, plan_id, month)
+    waiting_mrr BIGINT NOT NULL,  -- current month: expected MRR of renewals not yet paid
+    PRIMARY KEY (customer_id, plan_id, month, currency)
 );
 CREATE INDEX ix_customer_plan_mrr_month_plan ON customer_plan_mrr (month, plan_id);
 
@@ -172,7 +175,7 @@ CREATE TABLE locks (
 CREATE TABLE mrr_by_plan (
     month DATE NOT NULL,  -- first day of the month
     plan_id VARCHAR(255) NOT NULL,  -- plans.id (FirstOfficer's plan_eid)
-    currency VARCHAR(3) NOT NULL,  -- currency of the plan
+    currency VARCHAR(3) NOT NULL,  -- currency of the figures
     plan_name TEXT,  -- plan name
     total_mrr BIGINT NOT NULL,  -- Σ MRR of the plan
     total_customers INTEGER NOT NULL,  -- customers with MRR on the plan
@@ -194,7 +197,7 @@ CREATE TABLE mrr_by_plan (
     waiting_customers INTEGER NOT NULL,  -- current month: customers waiting on the plan
     end_of_term_mrr BIGINT NOT NULL,  -- total_mrr + waiting_mrr
     end_of_term_customers INTEGER NOT NULL,  -- total_customers + waiting_customers
-    PRIMARY KEY (month, plan_id)
+    PRIMARY KEY (month, plan_id, currency)
 );
 
 -- MRR and movements per month and currency; basis=reporting rows are converted totals.

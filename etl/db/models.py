@@ -440,11 +440,14 @@ class CustomerPlanMrr(SQLModel, table=True):
     customer_id: int = _f("customers.id", Integer, pk=True, autoincrement=False)
     plan_id: str = _f("plans.id", ID, pk=True)
     month: date = _f("first day of the month", Date, pk=True)
-    currency: str = _f("currency", CUR)
+    currency: str = _f("currency", CUR, pk=True)
     mrr: int = _f("MRR at the end of the month, cents", MONEY)
     previous_mrr: int = _f("MRR at the end of the previous month", MONEY)
     movement: str | None = _f(
         "new, lost, upgrade, downgrade, moved_in, moved_out or NULL", String(16), nullable=True
+    )
+    waiting_mrr: int = _f(
+        "current month: expected MRR of renewals not yet paid", MONEY, default=0
     )
 
 
@@ -464,6 +467,12 @@ class CustomerMrr(SQLModel, table=True):
     )
     movement_mrr: int = _f("size of the movement (positive)", MONEY, default=0)
     subscriptions: int = _f("distinct subscriptions contributing MRR", Integer, default=0)
+    waiting_mrr: int = _f(
+        "current month: expected MRR of renewals not yet paid", MONEY, default=0
+    )
+    waiting_subscriptions: int = _f(
+        "current month: subscriptions waiting for payment", Integer, default=0
+    )
 
 
 class MrrMonthly(SQLModel, table=True):
@@ -510,7 +519,7 @@ class MrrByPlan(SQLModel, table=True):
     __table_args__ = {"comment": "MRR and movements per plan and month."}
     month: date = _f("first day of the month", Date, pk=True)
     plan_id: str = _f("plans.id (FirstOfficer's plan_eid)", ID, pk=True)
-    currency: str = _f("currency of the plan", CUR)
+    currency: str = _f("currency of the figures", CUR, pk=True)
     plan_name: str | None = _f("plan name", TEXT, nullable=True)
     total_mrr: int = _f("Σ MRR of the plan", MONEY)
     total_customers: int = _f("customers with MRR on the plan", Integer)

@@ -1,0 +1,189 @@
+"""Metric commands: `etl recompute`, `etl import-invoices FILE`, `etl fx load FILE`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import typer
+
+from etl.cli.app import app, container
+from etl.errors import EtlError, UsageError
+
+fx_app = typer.Typer(help="Exchange rates for reporting-currency totals.", no_args_is_help=True)
+app.add_typer(fx_app, name="fx")
+
+
+def parse_as_of(value: str, timezone: str) -> datetime:
+    """`--as-of`: an ISO datetime (naive = UTC), or a date meaning the end of that day in
+    ETL_TIMEZONE (so `--as-of 2024-05-31` includes everything paid on May 31)."""
+    v = value.strip()
+    try:
+        if len(v) == 10:
+            d = date.fromisoformat(v)
+            local = datetime.combine(d + timedelta(days=1), time(0), tzinfo=ZoneInfo(timezone))
+            return (local - timedelta(seconds=1)).astimezone(UTC).replace(tzinfo=None)
+        dt = datetime.fromisoformat(v[:-1] + "+00:00" if v.endswith("Z") else v)
+    except ValueError:
+        raise UsageError(
+            f"--as-of {value!r} is not a date (2024-05-31) or ISO datetime (2024-05-31T12:00:00Z)"
+        ) from None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+@app.command("recompute")
+def recompute_cmd(
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Fix 'now': a date (end of that day) or an ISO datetime."
+    ),
+    full: bool = typer.Option(
+        False, "--full", help="Recompute every customer, not only changed ones."
+    ),
+) -> None:
+    """Rebuild MRR, movements, MRR by plan and customer snapshots."""
+    from etl.metrics.recompute import recompute
+
+    c = container()
+    when = parse_as_of(as_of, c.settings.timezone) if as_of else None
+    report = recompute(c.engine, c.settings, as_of=when, full=full)
+    typer.echo(report.summary())
+
+
+def read_invoice_file(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
+    """Rows of a CSV (header line first) or JSON (a list of objects) file, with the line
+    number each row starts on."""
+    try:
+        content = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    stripped = content.lstrip()
+    if path.suffix.lower() == ".json" or stripped.startswith("["):
+        return _json_rows(content, path)
+    reader = csv.DictReader(io.StringIO(content))
+    if not reader.fieldnames:
+        raise EtlError(f"{path}: empty file (a CSV header line naming the fields is required)")
+    reader.fieldnames = [h.strip() for h in reader.fieldnames]
+    rows, lines = [], []
+    start = 2
+    for rec in reader:
+        if None in rec:
+            extra = rec.pop(None)  # type: ignore[call-overload]
+            rec["__extra_columns__"] = extra
+        rows.append(dict(rec))
+        lines.append(start)
+        start = reader.line_num + 1
+    return rows, lines
+
+
+def _json_rows(content: str, path: Path) -> tuple[list[dict[str, Any]], list[int]]:
+    dec = json.JSONDecoder()
+    s = content
+    n = len(s)
+
+    def ws(i: int) -> int:
+        while i < n and s[i] in " \t\r\n":
+            i += 1
+        return i
+
+    def fail(i: int, msg: str) -> EtlError:
+        return EtlError(f"{path}: line {s.count(chr(10), 0, i) + 1}: {msg}")
+
+    i = ws(0)
+    if i >= n or s[i] != "[":
+        raise fail(i, "a JSON file must hold a list of invoice objects")
+    i = ws(i + 1)
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    if i < n and s[i] == "]":
+        return rows, lines
+    while True:
+        try:
+            obj, j = dec.raw_decode(s, i)
+        except json.JSONDecodeError as exc:
+            raise fail(exc.pos, f"invalid JSON: {exc.msg}") from None
+        rows.append(obj)
+        lines.append(s.count("\n", 0, i) + 1)
+        i = ws(j)
+        if i < n and s[i] == ",":
+            i = ws(i + 1)
+            continue
+        if i < n and s[i] == "]":
+            break
+        raise fail(i, "expected ',' or ']' between invoice objects")
+    if ws(i + 1) != n:
+        raise fail(i + 1, "unexpected content after the list")
+    return rows, lines
+
+
+@app.command("import-invoices")
+def import_invoices_cmd(
+    file: Path = typer.Argument(..., help="CSV with a header line, or a JSON list of objects."),
+    recompute_after: bool = typer.Option(
+        True, "--recompute/--no-recompute", help="Recompute the metrics after importing."
+    ),
+) -> None:
+    """Import invoices billed outside Stripe (fields of the API's invoice object).
+
+    The whole file is validated first: if any row is invalid nothing is imported and
+    every problem is listed with its line number. An invoice id imported before is an
+    error, never a duplicate.
+    """
+    from etl.metrics.manual_invoices import (
+        create_manual_invoices,
+        validate_invoice_input,
+    )
+
+    rows, lines = read_invoice_file(file)
+    for r in rows:
+        if isinstance(r, dict) and "__extra_columns__" in r:
+            r.pop("__extra_columns__")
+            r["__extra__"] = "row has more values than the header has columns"
+    c = container()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with c.engine.begin() as conn:
+        valid, errors = validate_invoice_input(conn, c.settings, rows, now=now, lines=lines)
+        if errors:
+            for e in errors:
+                typer.echo(f"{file}: line {e.line}: {e.param}: {e.message}", err=True)
+            bad = len({e.line for e in errors})
+            raise EtlError(f"{bad} of {len(rows)} rows are invalid; nothing was imported")
+        created = create_manual_invoices(conn, c.settings, valid, now=now)
+    typer.echo(f"Imported {len(created)} invoices from {file}.")
+    if recompute_after and created:
+        from etl.metrics.recompute import recompute
+
+        typer.echo(recompute(c.engine, c.settings).summary())
+
+
+@fx_app.command("load")
+def fx_load_cmd(
+    file: Path = typer.Argument(..., help="CSV with columns currency,month,rate."),
+) -> None:
+    """Load exchange rates: 1 unit of `currency` = `rate` units of ETL_REPORTING_CURRENCY in `month`.
+
+    The whole file is checked first; nothing is written if any line is bad. Rates already
+    stored for the same currency and month are replaced. Run `etl recompute` afterwards.
+    """
+    from etl.metrics.fx import load_fx_rates, parse_fx_csv
+
+    try:
+        content = file.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {file}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {file}: {exc}") from None
+    rows = parse_fx_csv(content)
+    c = container()
+    with c.engine.begin() as conn:
+        n = load_fx_rates(conn, rows)
+    currencies = sorted({r["currency"] for r in rows})
+    typer.echo(f"Loaded {n} exchange rates for {', '.join(currencies)}.")

@@ -1,0 +1,570 @@
+"""Recompute: read revenue lines, run the pure engine per customer, write the snapshots.
+
+Full: every customer, streamed in customer order (constant memory), results written in
+bulk. Incremental: only customers whose inputs changed since the last run (the
+`dirty_customers` table, plus subscriptions, refunds and credit notes updated since,
+plus customers with open invoices when a grace period makes them depend on `as_of`);
+the aggregate tables are corrected by subtracting those customers' old rows and adding
+their new ones, which is exact because every aggregate is a sum of per-customer
+contributions. A change of month, time zone or metric setting forces a full run.
+
+This is the only place that reads the clock (`as_of` defaults to now).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, text, update
+
+from etl.config import Settings
+from etl.db.models import (
+    CustomerMrr,
+    CustomerPlanMrr,
+    CustomerSnapshot,
+    DirtyCustomer,
+    FxRate,
+    JobRun,
+    MrrByPlan,
+    MrrMonthly,
+    Plan,
+)
+from etl.logs import get_logger
+from etl.metrics.engine import (
+    Adjustment,
+    Aggregates,
+    CustomerRow,
+    ExpectedItem,
+    Line,
+    Params,
+    PlanRow,
+    by_plan_rows,
+    compute_customer,
+    monthly_rows,
+    reporting_rows,
+)
+from etl.metrics.periods import month_date, month_index, to_epoch
+
+log = get_logger(__name__)
+
+CPM = CustomerPlanMrr.__table__  # type: ignore[attr-defined]
+CM = CustomerMrr.__table__  # type: ignore[attr-defined]
+SNAP = CustomerSnapshot.__table__  # type: ignore[attr-defined]
+MONTHLY = MrrMonthly.__table__  # type: ignore[attr-defined]
+BYPLAN = MrrByPlan.__table__  # type: ignore[attr-defined]
+DIRTY = DirtyCustomer.__table__  # type: ignore[attr-defined]
+FX = FxRate.__table__  # type: ignore[attr-defined]
+JOBS = JobRun.__table__  # type: ignore[attr-defined]
+PLANS = Plan.__table__  # type: ignore[attr-defined]
+
+FLUSH_ROWS = 20_000
+FETCH = 20_000
+CHUNK = 500
+
+PLAN_COLS = list(PlanRow._fields)
+CUST_COLS = list(CustomerRow._fields)
+SNAP_COLS = [
+    "customer_id",
+    "month",
+    "currency",
+    "current_mrr",
+    "current_subscription_count",
+    "total_contract_value",
+    "waiting_mrr",
+    "as_of",
+]
+
+
+@dataclass
+class RecomputeReport:
+    full: bool
+    reason: str
+    as_of: datetime
+    month: date
+    customers: int = 0
+    lines: int = 0
+    customer_rows: int = 0
+    plan_rows: int = 0
+    snapshots: int = 0
+    monthly_rows: int = 0
+    by_plan_rows: int = 0
+    unrated_lines: int = 0
+    missing_rates: dict[str, list[str]] = field(default_factory=dict)
+    duration_s: float = 0.0
+    job_run_id: int | None = None
+
+    def counts(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["as_of"] = self.as_of.isoformat()
+        d["month"] = self.month.isoformat()
+        return d
+
+    def summary(self) -> str:
+        mode = "full" if self.full else "incremental"
+        text_ = (
+            f"recompute ({mode}, as of {self.as_of.isoformat()}): {self.customers} customers, "
+            f"{self.lines} lines -> {self.customer_rows} customer-months, {self.plan_rows} "
+            f"customer-plan-months, {self.monthly_rows} monthly rows, {self.by_plan_rows} "
+            f"plan-month rows, {self.snapshots} snapshots in {self.duration_s:.2f}s"
+        )
+        if self.unrated_lines:
+            text_ += f"; {self.unrated_lines} subscription lines without a plan interval or period (no MRR)"
+        if self.missing_rates:
+            parts = [
+                f"{c} ({', '.join(ms[:3])}{'…' if len(ms) > 3 else ''})"
+                for c, ms in sorted(self.missing_rates.items())
+            ]
+            text_ += "; no exchange rate for " + "; ".join(parts)
+        return text_
+
+
+# ---------------------------------------------------------------- SQL helpers
+
+
+def _epoch(conn: Connection, col: str) -> str:
+    if conn.dialect.name == "sqlite":
+        return f"CAST(strftime('%s', {col}) AS INTEGER)"
+    return f"CAST(EXTRACT(EPOCH FROM {col}) AS BIGINT)"
+
+
+def _in_list(ids: Sequence[int]) -> str:
+    return ",".join(str(int(i)) for i in ids)
+
+
+def _lines_sql(conn: Connection, where: str = "") -> str:
+    e = lambda c: _epoch(conn, c)  # noqa: E731
+    return (
+        "SELECT customer_id, currency, plan_id, subscription_id, kind, net_amount, tax_amount, "
+        f"interval, interval_count, {e('period_start')}, {e('period_end')}, invoice_status, "
+        f"{e('due_date')} FROM revenue_lines {where} ORDER BY customer_id"
+    )
+
+
+def _stream_lines(conn: Connection, where: str = "") -> Iterator[Line]:
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    if conn.dialect.name == "postgresql":
+        cur = dbapi.cursor(name=f"revenue_lines_{id(conn)}")
+        cur.itersize = FETCH
+    else:
+        cur = dbapi.cursor()
+    try:
+        cur.execute(_lines_sql(conn, where))
+        make = Line._make
+        while True:
+            batch = cur.fetchmany(FETCH)
+            if not batch:
+                break
+            for row in batch:
+                yield make(row)
+    finally:
+        cur.close()
+
+
+def _expected(conn: Connection, where: str = "") -> dict[int, list[ExpectedItem]]:
+    e = lambda c: _epoch(conn, c)  # noqa: E731
+    sql = (
+        "SELECT s.customer_id, s.id, s.status, s.cancel_at_period_end, "
+        f"{e('s.cancel_at')}, {e('s.ended_at')}, si.plan_id, COALESCE(s.currency, p.currency), "
+        "p.amount, si.quantity, p.interval, p.interval_count "
+        "FROM subscriptions s JOIN subscription_items si ON si.subscription_id = s.id "
+        "JOIN plans p ON p.id = si.plan_id "
+        "WHERE s.status IN ('active', 'past_due') AND s.customer_id IS NOT NULL "
+        "AND p.interval IS NOT NULL AND p.amount IS NOT NULL AND p.usage_type = 'licensed'"
+        + (f" AND s.customer_id IN ({where})" if where else "")
+    )
+    out: dict[int, list[ExpectedItem]] = {}
+    for r in conn.exec_driver_sql(sql):
+        item = ExpectedItem(
+            r[0],
+            r[1],
+            r[2],
+            bool(r[3]),
+            r[4],
+            r[5],
+            r[6],
+            (r[7] or "usd").lower(),
+            int(r[8]),
+            int(r[9] or 0),
+            r[10],
+            int(r[11] or 1),
+        )
+        out.setdefault(item.customer_id, []).append(item)
+    return out
+
+
+def _adjustments(conn: Connection, where: str = "") -> dict[int, list[Adjustment]]:
+    filt = f" WHERE x.customer_id IN ({where})" if where else ""
+    sql = (
+        "SELECT x.customer_id, x.kind, x.status, x.currency, x.amount, x.tax FROM ("
+        "SELECT COALESCE(r.customer_id, i.customer_id) AS customer_id, 'refund' AS kind, "
+        "r.status AS status, r.currency AS currency, r.amount AS amount, 0 AS tax "
+        "FROM refunds r LEFT JOIN invoices i ON i.id = r.invoice_id "
+        "UNION ALL SELECT COALESCE(c.customer_id, i.customer_id), 'credit_note', c.status, "
+        "c.currency, c.amount, c.tax_amount FROM credit_notes c "
+        f"LEFT JOIN invoices i ON i.id = c.invoice_id) x{filt}"
+    )
+    out: dict[int, list[Adjustment]] = {}
+    for r in conn.exec_driver_sql(sql):
+        if r[0] is None:
+            continue
+        a = Adjustment(int(r[0]), r[1], r[2], (r[3] or "usd").lower(), int(r[4]), int(r[5] or 0))
+        out.setdefault(a.customer_id, []).append(a)
+    return out
+
+
+class _Writer:
+    """Bulk INSERTs through the driver (executemany), the fastest path on both databases."""
+
+    def __init__(self, conn: Connection, as_of: datetime) -> None:
+        self.conn = conn
+        self.sqlite = conn.dialect.name == "sqlite"
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        self.cur = dbapi.cursor()
+        self.ph = "?" if self.sqlite else "%s"
+        self._months: dict[int, Any] = {}
+        self.as_of = as_of.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else as_of
+        self.plan: list[tuple[Any, ...]] = []
+        self.cust: list[tuple[Any, ...]] = []
+        self.snap: list[tuple[Any, ...]] = []
+        self.counts = {"plan": 0, "cust": 0, "snap": 0}
+
+    def month(self, m: int) -> Any:
+        v = self._months.get(m)
+        if v is None:
+            d = month_date(m)
+            v = self._months[m] = d.isoformat() if self.sqlite else d
+        return v
+
+    def add(self, plan_rows: list[PlanRow], cust_rows: list[CustomerRow], snap: Any) -> None:
+        month = self.month
+        for r in plan_rows:
+            self.plan.append((r[0], r[1], month(r[2]), *r[3:]))
+        for c in cust_rows:
+            self.cust.append((c[0], month(c[1]), *c[2:]))
+        if snap is not None:
+            self.snap.append((snap[0], month(snap[1]), *snap[2:], self.as_of))
+        if len(self.plan) + len(self.cust) >= FLUSH_ROWS:
+            self.flush()
+
+    def _insert(self, table: str, cols: list[str], rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([self.ph] * len(cols))})"
+            self.cur.executemany(sql, rows)
+
+    def flush(self) -> None:
+        self._insert("customer_plan_mrr", PLAN_COLS, self.plan)
+        self._insert("customer_mrr", CUST_COLS, self.cust)
+        self._insert("customer_snapshots", SNAP_COLS, self.snap)
+        self.counts["plan"] += len(self.plan)
+        self.counts["cust"] += len(self.cust)
+        self.counts["snap"] += len(self.snap)
+        self.plan, self.cust, self.snap = [], [], []
+
+    def close(self) -> None:
+        self.flush()
+        self.cur.close()
+
+
+# ---------------------------------------------------------------- the job
+
+
+def _state(settings: Settings, params: Params) -> dict[str, Any]:
+    return {
+        "month": month_date(params.current_month).isoformat(),
+        "timezone": settings.timezone,
+        "include_tax": settings.include_tax,
+        "past_due_grace_days": settings.past_due_grace_days,
+        "reporting_currency": settings.reporting_currency,
+    }
+
+
+def _naive_utc(ts: datetime) -> datetime:
+    if ts.tzinfo is not None:
+        return ts.astimezone(UTC).replace(tzinfo=None)
+    return ts
+
+
+def _last_run(conn: Connection) -> tuple[dict[str, Any], datetime] | None:
+    row = conn.execute(
+        select(JOBS.c.counts_json, JOBS.c.started_at)
+        .where(JOBS.c.job == "recompute", JOBS.c.status == "ok")
+        .order_by(JOBS.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None or not row[0]:
+        return None
+    try:
+        return json.loads(row[0]).get("state", {}), row[1]
+    except ValueError:
+        return None
+
+
+def _write_aggregates(
+    conn: Connection, settings: Settings, agg: Aggregates, params: Params, report: RecomputeReport
+) -> None:
+    agg.prune()
+    mc = params.current_month
+    rates = {
+        (r.currency.lower(), month_index(r.month)): Decimal(r.rate)
+        for r in conn.execute(select(FX.c.currency, FX.c.month, FX.c.rate))
+    }
+    names = {r[0]: r[1] for r in conn.execute(select(PLANS.c.id, PLANS.c.name))}
+    native = monthly_rows(agg, mc)
+    rep, missing = reporting_rows(agg, rates, settings.reporting_currency, mc)
+    plan_rows = by_plan_rows(agg, names)
+    conn.execute(delete(MONTHLY))
+    conn.execute(delete(BYPLAN))
+    if native or rep:
+        conn.execute(insert(MONTHLY), native + rep)
+    for start in range(0, len(plan_rows), 1000):
+        conn.execute(insert(BYPLAN), plan_rows[start : start + 1000])
+    report.monthly_rows = len(native) + len(rep)
+    report.by_plan_rows = len(plan_rows)
+    report.missing_rates = missing
+
+
+def _full(
+    conn: Connection, settings: Settings, params: Params, as_of: datetime, report: RecomputeReport
+) -> None:
+    for t in (CPM, CM, SNAP):
+        conn.execute(delete(t))
+    expected = _expected(conn)
+    adjustments = _adjustments(conn)
+    agg = Aggregates()
+    writer = _Writer(conn, as_of)
+    seen: set[int] = set()
+
+    def run(cid: int, lines: list[Line]) -> None:
+        res = compute_customer(cid, lines, params, expected.get(cid, ()), adjustments.get(cid, ()))
+        agg.add_rows(res.customer_rows, res.plan_rows)
+        writer.add(res.plan_rows, res.customer_rows, res.snapshot)
+        report.unrated_lines += res.unrated_lines
+        report.lines += len(lines)
+        report.customers += 1
+
+    current: int | None = None
+    buf: list[Line] = []
+    for ln in _stream_lines(conn):
+        if ln[0] != current:
+            if buf:
+                run(current, buf)  # type: ignore[arg-type]
+                seen.add(current)  # type: ignore[arg-type]
+            current, buf = ln[0], []
+        buf.append(ln)
+    if buf:
+        run(current, buf)  # type: ignore[arg-type]
+        seen.add(current)  # type: ignore[arg-type]
+    for cid in sorted((set(expected) | set(adjustments)) - seen):
+        run(cid, [])
+    writer.close()
+    report.customer_rows = writer.counts["cust"]
+    report.plan_rows = writer.counts["plan"]
+    report.snapshots = writer.counts["snap"]
+    _write_aggregates(conn, settings, agg, params, report)
+
+
+def _rows_of(conn: Connection, ids: Sequence[int]) -> tuple[list[CustomerRow], list[PlanRow]]:
+    cust = [
+        CustomerRow(
+            r.customer_id,
+            month_index(r.month),
+            r.currency,
+            r.mrr,
+            r.previous_mrr,
+            r.movement,
+            r.movement_mrr,
+            r.subscriptions,
+            r.waiting_mrr,
+            r.waiting_subscriptions,
+        )
+        for r in conn.execute(select(CM).where(CM.c.customer_id.in_(list(ids))))
+    ]
+    plans = [
+        PlanRow(
+            r.customer_id,
+            r.plan_id,
+            month_index(r.month),
+            r.currency,
+            r.mrr,
+            r.previous_mrr,
+            r.movement,
+            r.waiting_mrr,
+        )
+        for r in conn.execute(select(CPM).where(CPM.c.customer_id.in_(list(ids))))
+    ]
+    return cust, plans
+
+
+def _incremental(
+    conn: Connection,
+    settings: Settings,
+    params: Params,
+    as_of: datetime,
+    dirty: Sequence[int],
+    report: RecomputeReport,
+) -> None:
+    agg = Aggregates.from_tables(
+        (r._mapping for r in conn.execute(select(MONTHLY).where(MONTHLY.c.basis == "native"))),
+        (r._mapping for r in conn.execute(select(BYPLAN))),
+    )
+    writer = _Writer(conn, as_of)
+    for start in range(0, len(dirty), CHUNK):
+        ids = list(dirty[start : start + CHUNK])
+        old_cust, old_plan = _rows_of(conn, ids)
+        agg.add_rows(old_cust, old_plan, sign=-1)
+        for t in (CPM, CM, SNAP):
+            conn.execute(delete(t).where(t.c.customer_id.in_(ids)))
+        where = _in_list(ids)
+        expected = _expected(conn, where)
+        adjustments = _adjustments(conn, where)
+        by_cust: dict[int, list[Line]] = {cid: [] for cid in ids}
+        for ln in _stream_lines(conn, f"WHERE customer_id IN ({where})"):
+            by_cust[ln[0]].append(ln)
+        for cid in ids:
+            lines = by_cust[cid]
+            res = compute_customer(
+                cid, lines, params, expected.get(cid, ()), adjustments.get(cid, ())
+            )
+            agg.add_rows(res.customer_rows, res.plan_rows)
+            writer.add(res.plan_rows, res.customer_rows, res.snapshot)
+            report.unrated_lines += res.unrated_lines
+            report.lines += len(lines)
+            report.customers += 1
+    writer.close()
+    report.customer_rows = writer.counts["cust"]
+    report.plan_rows = writer.counts["plan"]
+    report.snapshots = writer.counts["snap"]
+    conn.execute(update(SNAP).values(as_of=as_of))
+    _write_aggregates(conn, settings, agg, params, report)
+
+
+def _dirty_set(
+    conn: Connection, settings: Settings, since: datetime
+) -> tuple[set[int], list[tuple[int, datetime]]]:
+    marks = [(r[0], r[1]) for r in conn.execute(select(DIRTY.c.customer_id, DIRTY.c.marked_at))]
+    ids = {c for c, _ in marks}
+    extra = [
+        "SELECT customer_id FROM subscriptions WHERE updated_at >= :since AND customer_id IS NOT NULL",
+        "SELECT COALESCE(r.customer_id, i.customer_id) FROM refunds r LEFT JOIN invoices i "
+        "ON i.id = r.invoice_id WHERE r.updated_at >= :since",
+        "SELECT COALESCE(c.customer_id, i.customer_id) FROM credit_notes c LEFT JOIN invoices i "
+        "ON i.id = c.invoice_id WHERE c.updated_at >= :since",
+    ]
+    for sql in extra:
+        ids |= {r[0] for r in conn.execute(text(sql), {"since": since}) if r[0] is not None}
+    if settings.past_due_grace_days > 0:
+        # Whether an open invoice still counts depends on as_of.
+        ids |= {
+            r[0]
+            for r in conn.execute(
+                text("SELECT DISTINCT customer_id FROM revenue_lines WHERE invoice_status = 'open'")
+            )
+        }
+    return ids, marks
+
+
+def recompute(
+    engine: Engine,
+    settings: Settings,
+    *,
+    as_of: datetime | None = None,
+    full: bool = False,
+    trigger: str = "cli",
+) -> RecomputeReport:
+    """Rebuild the metric tables; incremental unless `full` or the last run's state differs."""
+    t0 = time.perf_counter()
+    started = datetime.now(UTC).replace(tzinfo=None)
+    as_of = _naive_utc(as_of) if as_of is not None else started
+    params = Params(
+        as_of=to_epoch(as_of),
+        timezone=settings.timezone,
+        include_tax=settings.include_tax,
+        past_due_grace_days=settings.past_due_grace_days,
+    )
+    state = _state(settings, params)
+    with engine.begin() as conn:
+        job_id = conn.execute(
+            insert(JOBS).values(
+                job="recompute", trigger=trigger, status="running", started_at=started
+            )
+        ).inserted_primary_key[0]
+    report = RecomputeReport(
+        full=True, reason="", as_of=as_of, month=month_date(params.current_month)
+    )
+    report.job_run_id = job_id
+    try:
+        with engine.begin() as conn:
+            last = _last_run(conn)
+            if full:
+                reason = "requested"
+            elif last is None:
+                reason = "no earlier recompute"
+            elif last[0] != state:
+                changed = sorted(k for k in state if last[0].get(k) != state[k])
+                reason = "changed since the last run: " + ", ".join(changed)
+            else:
+                reason = ""
+            if reason:
+                marks = [
+                    (r[0], r[1])
+                    for r in conn.execute(select(DIRTY.c.customer_id, DIRTY.c.marked_at))
+                ]
+                report.reason = reason
+                _full(conn, settings, params, as_of, report)
+            else:
+                assert last is not None
+                ids, marks = _dirty_set(conn, settings, last[1])
+                report.full = False
+                report.reason = f"{len(ids)} changed customers"
+                _incremental(conn, settings, params, as_of, sorted(ids), report)
+            if marks:
+                stmt = delete(DIRTY).where(
+                    DIRTY.c.customer_id == bindparam("c"), DIRTY.c.marked_at == bindparam("t")
+                )
+                conn.execute(stmt, [{"c": c, "t": t} for c, t in marks])
+            report.duration_s = round(time.perf_counter() - t0, 3)
+            counts = report.counts()
+            counts["state"] = state
+            conn.execute(
+                update(JOBS)
+                .where(JOBS.c.id == job_id)
+                .values(
+                    status="ok",
+                    finished_at=datetime.now(UTC).replace(tzinfo=None),
+                    counts_json=json.dumps(counts, default=str),
+                )
+            )
+    except Exception as exc:
+        with engine.begin() as conn:
+            conn.execute(
+                update(JOBS)
+                .where(JOBS.c.id == job_id)
+                .values(
+                    status="failed",
+                    finished_at=datetime.now(UTC).replace(tzinfo=None),
+                    error=str(exc)[:2000],
+                )
+            )
+        raise
+    log.info(
+        "recompute",
+        full=report.full,
+        reason=report.reason,
+        as_of=as_of.isoformat(),
+        customers=report.customers,
+        lines=report.lines,
+        customer_rows=report.customer_rows,
+        monthly_rows=report.monthly_rows,
+        missing_rates=report.missing_rates or None,
+        unrated_lines=report.unrated_lines,
+        duration_s=report.duration_s,
+    )
+    return report
