@@ -1,0 +1,149 @@
+"""`etl sandbox serve` and `etl sandbox truth`: a generated Stripe account, served or checked."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from etl.cli.app import app
+from etl.errors import UsageError
+
+if TYPE_CHECKING:
+    from etl.sandbox.generator import Account
+
+sandbox_app = typer.Typer(
+    name="sandbox",
+    help="A generated Stripe account served over Stripe's HTTP API, and its ground truth.",
+    no_args_is_help=True,
+)
+app.add_typer(sandbox_app, name="sandbox")
+
+EXAMPLE_KEY = "sk_test_sandbox"
+
+_CUSTOMERS = typer.Option(200, "--customers", help="Number of customers to generate.")
+_MONTHS = typer.Option(24, "--months", help="Months of history before the end date.")
+_SEED = typer.Option(1, "--seed", help="Seed: the same seed gives the same account.")
+_END = typer.Option(
+    None, "--end", help="End of the history (the account's clock), YYYY-MM-DD; default today."
+)
+
+
+def _parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _generate(customers: int, months: int, seed: int, end: str | None) -> Account:
+    if customers < 1:
+        raise UsageError("--customers must be at least 1")
+    if months < 1:
+        raise UsageError("--months must be at least 1")
+    from etl.sandbox.generator import generate_account
+
+    return generate_account(
+        seed=seed, customers=customers, months=months, end=_parse_date(end, "--end")
+    )
+
+
+@sandbox_app.command("serve")
+def serve(
+    port: int = typer.Option(12111, "--port", help="TCP port on 127.0.0.1 (0: any free port)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
+    customers: int = _CUSTOMERS,
+    months: int = _MONTHS,
+    seed: int = _SEED,
+    end: str | None = _END,
+    api_shapes: str = typer.Option(
+        "current", "--api-shapes", help="current, or legacy (API versions before 2025-03-31)."
+    ),
+    rate_limit: float | None = typer.Option(
+        None, "--rate-limit", help="Requests per second before answering 429 (default: none)."
+    ),
+    fault_rate: float = typer.Option(
+        0.0, "--fault-rate", help="Share of requests that fail at random (500, 503, drop, slow)."
+    ),
+    fault_seed: int = typer.Option(0, "--fault-seed", help="Seed of the injected faults."),
+) -> None:
+    """Serve a generated account as a Stripe-compatible API until Ctrl-C or SIGTERM."""
+    from etl.sandbox.server import SandboxServer
+    from etl.sandbox.shapes import API_SHAPES
+
+    if api_shapes not in API_SHAPES:
+        raise UsageError(f"--api-shapes must be one of: {', '.join(API_SHAPES)}")
+    if rate_limit is not None and rate_limit <= 0:
+        raise UsageError("--rate-limit must be a positive number of requests per second")
+    if not 0.0 <= fault_rate <= 1.0:
+        raise UsageError("--fault-rate must be between 0 and 1")
+    if not 0 <= port <= 65535:
+        raise UsageError("--port must be between 0 and 65535")
+    account = _generate(customers, months, seed, end)
+    server = SandboxServer(
+        account,
+        api_shapes=api_shapes,
+        rate_limit=rate_limit,
+        fault_rate=fault_rate,
+        fault_seed=fault_seed,
+    )
+    try:
+        base_url = server.start(host=host, port=port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    counts = {name: len(objs) for name, objs in account.objects.items()}
+    typer.echo(f"Stripe sandbox at {base_url} (api shapes: {api_shapes}, seed {seed})")
+    typer.echo("  " + ", ".join(f"{n} {name}" for name, n in counts.items()))
+    typer.echo(f"STRIPE_API_BASE={base_url} STRIPE_API_KEY={EXAMPLE_KEY} etl sync")
+    typer.echo(
+        f"Move the clock: curl -X POST -u {EXAMPLE_KEY}: '{base_url}/v1/test_helpers/advance?days=30'"
+    )
+    typer.echo(f"Request counters: curl {base_url}/_sandbox/stats")
+    typer.echo("Serving until Ctrl-C.", err=True)
+    _wait_for_signal()
+    server.stop()
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@sandbox_app.command("truth")
+def truth(
+    customers: int = _CUSTOMERS,
+    months: int = _MONTHS,
+    seed: int = _SEED,
+    end: str | None = _END,
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Date the truth is computed for, YYYY-MM-DD (default: the clock)."
+    ),
+    timezone: str = typer.Option("UTC", "--timezone", help="IANA time zone of month boundaries."),
+) -> None:
+    """Print the generated account's ground truth (expected MRR and movements) as JSON."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--timezone {timezone!r} is not an IANA time zone") from None
+    as_of_date = _parse_date(as_of, "--as-of")
+    account = _generate(customers, months, seed, end)
+    from etl.sandbox.truth import ground_truth
+
+    typer.echo(ground_truth(account, as_of=as_of_date, timezone=timezone).to_json())
