@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from datetime import date
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -28,7 +29,10 @@ _CUSTOMERS = typer.Option(200, "--customers", help="Number of customers to gener
 _MONTHS = typer.Option(24, "--months", help="Months of history before the end date.")
 _SEED = typer.Option(1, "--seed", help="Seed: the same seed gives the same account.")
 _END = typer.Option(
-    None, "--end", help="End of the history (the account's clock), YYYY-MM-DD; default today."
+    None,
+    "--end",
+    help="End of the history (the account's clock), YYYY-MM-DD at 00:00 UTC; "
+    "default: the generator's fixed end date, so that runs are reproducible.",
 )
 
 
@@ -48,9 +52,9 @@ def _generate(customers: int, months: int, seed: int, end: str | None) -> Accoun
         raise UsageError("--months must be at least 1")
     from etl.sandbox.generator import generate_account
 
-    return generate_account(
-        seed=seed, customers=customers, months=months, end=_parse_date(end, "--end")
-    )
+    end_date = _parse_date(end, "--end")
+    end_at = None if end_date is None else datetime.combine(end_date, dt_time(0), UTC)
+    return generate_account(seed=seed, customers=customers, months=months, end=end_at)
 
 
 @sandbox_app.command("serve")

@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import random
+import sys
 import threading
 import time
 import traceback
@@ -42,7 +43,7 @@ from etl.sandbox.listing import (
     select,
     select_sequence,
 )
-from etl.sandbox.shapes import API_SHAPES, LEGACY_API_VERSION, render
+from etl.sandbox.shapes import API_SHAPES, CHARGE_OF_INVOICE, LEGACY_API_VERSION, render
 
 log = get_logger(__name__)
 
@@ -306,6 +307,7 @@ class ServedAccount:
         self._signature: tuple[Any, ...] | None = None
         self._indexes: dict[str, ResourceIndex] = {}
         self._json: dict[tuple[str, str], bytes] = {}
+        self._charges: dict[str, Obj] | None = None
 
     def refresh(self) -> None:
         """Drop indexes and cached JSON if the account changed since they were built.
@@ -318,6 +320,7 @@ class ServedAccount:
         if signature != self._signature:
             self._indexes.clear()
             self._json.clear()
+            self._charges = None
             self._signature = signature
 
     def invalidate(self) -> None:
@@ -332,6 +335,11 @@ class ServedAccount:
         return idx
 
     def lookup(self, resource: str, oid: str) -> Obj | None:
+        if resource == CHARGE_OF_INVOICE:
+            if self._charges is None:
+                charges = getattr(self.account, "charges", None) or {}
+                self._charges = {inv: {"id": ch} for ch, inv in charges.items()}
+            return self._charges.get(oid)
         return self.account.objects.get(resource, {}).get(oid)
 
     def json_of(self, resource: str, obj: Obj) -> bytes:
@@ -867,6 +875,13 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-answer (timeouts, retries) is normal, not an error.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        log.error("sandbox.connection_failed", trace=traceback.format_exc())
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -35,6 +35,8 @@ EMBEDDED_LINES = 10
 LEGACY_API_VERSION = "2025-02-24.acacia"
 
 Obj = dict[str, Any]
+# Pseudo-resource for `Lookup`: the charge ({"id": "ch_…"}) that paid an invoice id.
+CHARGE_OF_INVOICE = "_charge_of_invoice"
 # Finds a stored object by resource name and id (for prices and coupons that the
 # legacy shapes embed in full).
 Lookup = Callable[[str, str], "Obj | None"]
@@ -203,8 +205,18 @@ def _legacy_invoice(inv: Obj, lookup: Lookup) -> None:
     inv["tax"] = sum(t["amount"] for t in inv["total_tax_amounts"]) if total_taxes else None
     inv["paid"] = inv.get("status") == "paid"
     inv["paid_out_of_band"] = False
-    inv["charge"] = None
-    inv["payment_intent"] = None
+    # Invoice payments arrived with 2025-03-31; before, the invoice named its payment.
+    payments = inv.pop("payments", None) or {}
+    intent = None
+    for payment in payments.get("data") or []:
+        details = payment.get("payment") or {}
+        if details.get("type") == "payment_intent" and (
+            payment.get("is_default") or intent is None
+        ):
+            intent = details.get("payment_intent")
+    inv["payment_intent"] = intent
+    charge = lookup(CHARGE_OF_INVOICE, str(inv.get("id")))
+    inv["charge"] = charge.get("id") if charge else None
     inv.pop("total_pretax_credit_amounts", None)
     inv.pop("amount_overpaid", None)
     for line in inv["lines"]["data"]:
