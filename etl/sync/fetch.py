@@ -1,0 +1,268 @@
+"""Reading Stripe: generators of pages that only call the API, never write.
+
+Every request goes through `StripeApi.get`: one token from the shared bucket, the
+official SDK's `raw_request` (the one StripeClient, its API version and base URL),
+tenacity for 429s and `Stripe-Should-Retry`, and counters for the run's summary.
+Objects come back as plain dicts (the JSON Stripe sent), ready for `normalize`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import stripe
+
+from etl.logs import get_logger
+from etl.sync.ratelimit import TokenBucket
+from etl.sync.retry import call_with_retry
+
+log = get_logger("etl.sync")
+
+PAGE_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    """One list endpoint of Stripe that the sync reads."""
+
+    name: str
+    path: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    # Large histories are split into `created` slices fetched concurrently.
+    sliced: bool = False
+
+
+RESOURCES: tuple[ResourceSpec, ...] = (
+    ResourceSpec("customers", "/v1/customers", sliced=True),
+    ResourceSpec("products", "/v1/products"),
+    ResourceSpec("prices", "/v1/prices"),
+    ResourceSpec("plans", "/v1/plans"),
+    ResourceSpec("coupons", "/v1/coupons"),
+    ResourceSpec(
+        "subscriptions",
+        "/v1/subscriptions",
+        {"status": "all", "expand": ["data.discounts"]},
+        sliced=True,
+    ),
+    ResourceSpec("invoices", "/v1/invoices", {"expand": ["data.discounts"]}, sliced=True),
+    ResourceSpec("invoiceitems", "/v1/invoiceitems", sliced=True),
+    ResourceSpec("credit_notes", "/v1/credit_notes"),
+    ResourceSpec("refunds", "/v1/refunds"),
+)
+RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
+
+# Retrieve paths and the expansions a re-fetched object needs, by object type.
+RETRIEVE: dict[str, tuple[str, list[str]]] = {
+    "customer": ("/v1/customers/{id}", []),
+    "product": ("/v1/products/{id}", []),
+    "price": ("/v1/prices/{id}", []),
+    "plan": ("/v1/plans/{id}", []),
+    "coupon": ("/v1/coupons/{id}", []),
+    "subscription": ("/v1/subscriptions/{id}", ["discounts"]),
+    "invoice": ("/v1/invoices/{id}", ["discounts"]),
+    "invoiceitem": ("/v1/invoiceitems/{id}", []),
+    "credit_note": ("/v1/credit_notes/{id}", []),
+    "refund": ("/v1/refunds/{id}", []),
+}
+
+# Event types per stream; Stripe accepts at most 20 types per request.
+EVENT_STREAMS: dict[str, tuple[str, ...]] = {
+    "events:catalogue": (
+        "customer.created",
+        "customer.updated",
+        "customer.deleted",
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+        "customer.subscription.paused",
+        "customer.subscription.resumed",
+        "product.created",
+        "product.updated",
+        "product.deleted",
+        "price.created",
+        "price.updated",
+        "price.deleted",
+        "plan.created",
+        "plan.updated",
+        "plan.deleted",
+        "coupon.created",
+        "coupon.updated",
+        "coupon.deleted",
+    ),
+    "events:billing": (
+        "invoice.created",
+        "invoice.updated",
+        "invoice.deleted",
+        "invoice.finalized",
+        "invoice.paid",
+        "invoice.voided",
+        "invoice.marked_uncollectible",
+        "invoice.payment_succeeded",
+        "invoice.payment_failed",
+        "invoiceitem.created",
+        "invoiceitem.deleted",
+        "credit_note.created",
+        "credit_note.updated",
+        "credit_note.voided",
+        "refund.created",
+        "refund.updated",
+    ),
+}
+
+
+class StripeApi:
+    """The sync's door to Stripe: rate-limited, retried, counted. Thread-safe."""
+
+    def __init__(self, client: stripe.StripeClient, bucket: TokenBucket) -> None:
+        self.client = client
+        self.bucket = bucket
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.retries = 0
+        self.rate_limited = 0
+
+    def _on_retry(self, exc: BaseException, wait: float) -> None:
+        with self._lock:
+            self.retries += 1
+            if isinstance(exc, stripe.RateLimitError):
+                self.rate_limited += 1
+        if isinstance(exc, stripe.RateLimitError):
+            self.bucket.slow_down(min(wait, 1.0))
+        log.debug("stripe_retry", error=type(exc).__name__, wait_s=round(wait, 3))
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        params = dict(params or {})
+
+        def once() -> dict[str, Any]:
+            self.bucket.acquire()
+            with self._lock:
+                self.requests += 1
+            resp = self.client.raw_request("get", path, **params)
+            data: dict[str, Any] = resp.data
+            return data
+
+        return call_with_retry(once, on_retry=self._on_retry)
+
+
+@dataclass
+class Page:
+    objects: list[dict[str, Any]]
+    has_more: bool
+
+    @property
+    def last_id(self) -> str | None:
+        return self.objects[-1]["id"] if self.objects else None
+
+
+def fetch_pages(
+    api: StripeApi,
+    path: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    starting_after: str | None = None,
+    created: Mapping[str, int] | None = None,
+    complete_invoices: bool = False,
+) -> Iterator[Page]:
+    """Pages of a list endpoint, newest first, from `starting_after` on."""
+    base = {**(params or {}), "limit": PAGE_LIMIT}
+    if created:
+        base["created"] = dict(created)
+    cursor = starting_after
+    while True:
+        query = dict(base)
+        if cursor is not None:
+            query["starting_after"] = cursor
+        body = api.get(path, query)
+        objects = list(body.get("data") or [])
+        if complete_invoices:
+            for inv in objects:
+                complete_invoice_lines(api, inv)
+        page = Page(objects, bool(body.get("has_more")))
+        yield page
+        if not page.has_more or not objects:
+            return
+        cursor = page.last_id
+
+
+def complete_invoice_lines(api: StripeApi, invoice: dict[str, Any]) -> None:
+    """Page the lines beyond the embedded first page into the invoice (only when has_more)."""
+    lines = invoice.get("lines")
+    if not isinstance(lines, dict) or not lines.get("has_more"):
+        return
+    data = list(lines.get("data") or [])
+    cursor = data[-1]["id"] if data else None
+    while True:
+        query: dict[str, Any] = {"limit": PAGE_LIMIT}
+        if cursor is not None:
+            query["starting_after"] = cursor
+        body = api.get(f"/v1/invoices/{invoice['id']}/lines", query)
+        more = list(body.get("data") or [])
+        data.extend(more)
+        if not body.get("has_more") or not more:
+            break
+        cursor = more[-1]["id"]
+    invoice["lines"] = {**lines, "data": data, "has_more": False}
+
+
+def retrieve(api: StripeApi, object_type: str, oid: str) -> dict[str, Any]:
+    path, expand = RETRIEVE[object_type]
+    params: dict[str, Any] = {"expand": expand} if expand else {}
+    obj = api.get(path.format(id=oid), params)
+    if object_type == "invoice":
+        complete_invoice_lines(api, obj)
+    return obj
+
+
+def newest_event(api: StripeApi) -> dict[str, Any] | None:
+    body = api.get("/v1/events", {"limit": 1})
+    data = body.get("data") or []
+    return data[0] if data else None
+
+
+def fetch_events_after(
+    api: StripeApi, cursor: str | None, types: tuple[str, ...]
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of events newer than `cursor`, each page oldest first, pages in time order.
+
+    Without a cursor, every event Stripe still has (its last 30 days), oldest first.
+    """
+    if cursor is None:
+        # Walk back to the oldest event first; an account with no marker is rare (a
+        # full load records one), so this costs only as many pages as there are events.
+        pages: list[list[dict[str, Any]]] = []
+        for page in fetch_pages(api, "/v1/events", {"types": list(types)}):
+            pages.append(page.objects)
+        for objs in reversed(pages):
+            yield list(reversed(objs))
+        return
+    while True:
+        body = api.get(
+            "/v1/events", {"types": list(types), "limit": PAGE_LIMIT, "ending_before": cursor}
+        )
+        data = list(body.get("data") or [])
+        if not data:
+            return
+        yield list(reversed(data))
+        if not body.get("has_more"):
+            return
+        cursor = data[0]["id"]
+
+
+def oldest_created(api: StripeApi, path: str, params: Mapping[str, Any], lo: int, hi: int) -> int:
+    """The creation time (to within 1/64 of the range) of the oldest object of a list.
+
+    A binary search with `limit=1` probes: a handful of requests instead of paging.
+    """
+    probe = {k: v for k, v in params.items() if k != "expand"}
+    precision = max(3600, (hi - lo) // 64)
+    while hi - lo > precision:
+        mid = (lo + hi) // 2
+        body = api.get(path, {**probe, "limit": 1, "created": {"lt": mid}})
+        if body.get("data"):
+            hi = mid
+        else:
+            lo = mid
+    return lo

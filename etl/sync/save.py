@@ -1,0 +1,601 @@
+"""Writing Stripe objects: the raw layer and the normalized tables. Only writes, never fetches.
+
+`save_objects` takes one page of objects (any mix of types) and writes it inside the
+caller's transaction, set-based: one statement per table per page, whatever the page
+holds. The caller commits the page together with the cursor that follows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, case, delete, func, or_, select, update
+
+from etl.db.models import (
+    Coupon,
+    CreditNote,
+    Customer,
+    Discount,
+    Invoice,
+    InvoiceItem,
+    InvoiceLine,
+    Plan,
+    Product,
+    RawObject,
+    Refund,
+    Subscription,
+    SubscriptionItem,
+)
+from etl.db.upsert import _insert_for, upsert_rows
+from etl.logs import get_logger
+from etl.sync import normalize as n
+
+log = get_logger("etl.sync")
+
+T_RAW: Table = RawObject.__table__  # type: ignore[attr-defined]
+T_CUSTOMERS: Table = Customer.__table__  # type: ignore[attr-defined]
+T_PRODUCTS: Table = Product.__table__  # type: ignore[attr-defined]
+T_PLANS: Table = Plan.__table__  # type: ignore[attr-defined]
+T_COUPONS: Table = Coupon.__table__  # type: ignore[attr-defined]
+T_SUBS: Table = Subscription.__table__  # type: ignore[attr-defined]
+T_ITEMS: Table = SubscriptionItem.__table__  # type: ignore[attr-defined]
+T_DISCOUNTS: Table = Discount.__table__  # type: ignore[attr-defined]
+T_INVOICES: Table = Invoice.__table__  # type: ignore[attr-defined]
+T_LINES: Table = InvoiceLine.__table__  # type: ignore[attr-defined]
+T_II: Table = InvoiceItem.__table__  # type: ignore[attr-defined]
+T_CN: Table = CreditNote.__table__  # type: ignore[attr-defined]
+T_REFUNDS: Table = Refund.__table__  # type: ignore[attr-defined]
+
+# Dependency order: customers and the catalogue before what refers to them.
+TYPE_ORDER = (
+    "customer",
+    "product",
+    "price",
+    "plan",
+    "coupon",
+    "subscription",
+    "invoice",
+    "invoiceitem",
+    "credit_note",
+    "refund",
+)
+KNOWN_TYPES = frozenset(TYPE_ORDER)
+
+
+@dataclass
+class PageResult:
+    """What one page wrote: counts per object type, malformed ids, touched invoices."""
+
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    malformed: list[str] = field(default_factory=list)
+    invoice_ids: list[str] = field(default_factory=list)
+    deleted_invoice_ids: list[str] = field(default_factory=list)
+    unexpanded_discounts: dict[str, list[str]] = field(default_factory=dict)
+
+    def merge(self, other: PageResult) -> None:
+        for k, v in other.counts.items():
+            self.counts[k] += v
+        self.malformed.extend(other.malformed)
+        self.invoice_ids.extend(other.invoice_ids)
+        self.deleted_invoice_ids.extend(other.deleted_invoice_ids)
+        self.unexpanded_discounts.update(other.unexpanded_discounts)
+
+
+def content_json(obj: Mapping[str, Any]) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _changed_cols(rows: Sequence[Mapping[str, Any]], key: Iterable[str]) -> list[str]:
+    keys = set(key) | {"updated_at"}
+    return [c for c in rows[0] if c not in keys]
+
+
+def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        key = [c.name for c in table.primary_key.columns]
+        upsert_rows(conn, table, rows, key, only_if_changed=_changed_cols(rows, key))
+
+
+def _uniform(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split rows into groups with the same keys (one INSERT needs one column list)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(tuple(r), []).append(r)
+    return list(groups.values())
+
+
+# ---------------------------------------------------------------- raw layer
+
+
+def save_raw(
+    conn: Connection,
+    objects: Sequence[tuple[Mapping[str, Any], bool]],
+    *,
+    now: datetime,
+    run_id: int | None,
+    source: str,
+    api_version: str | None,
+) -> None:
+    """Store each (object, malformed) once per distinct content; flag the current version."""
+    if not objects:
+        return
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for obj, malformed in objects:
+        text = content_json(obj)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        otype = str(obj.get("object") or "unknown")
+        sid = str(obj.get("id") or "")
+        created = obj.get("created", obj.get("date"))
+        rows[(otype, sid, digest)] = {
+            "object_type": otype,
+            "stripe_id": sid,
+            "api_version": api_version,
+            "created": n.ts(created) if isinstance(created, int) else None,
+            "fetched_at": now,
+            "sync_run_id": run_id,
+            "source": source,
+            "deleted": bool(obj.get("deleted")),
+            "malformed": malformed,
+            "is_current": True,
+            "content_hash": digest,
+            "data": text,
+        }
+    values = list(rows.values())
+    upsert_rows(
+        conn,
+        T_RAW,
+        values,
+        ["object_type", "stripe_id", "content_hash"],
+        update=["fetched_at", "sync_run_id", "is_current", "malformed", "source"],
+    )
+    by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in values:
+        by_type[r["object_type"]].append(r)
+    for otype, group in by_type.items():
+        conn.execute(
+            update(T_RAW)
+            .where(
+                T_RAW.c.object_type == otype,
+                T_RAW.c.stripe_id.in_({r["stripe_id"] for r in group}),
+                T_RAW.c.is_current.is_(True),
+                T_RAW.c.content_hash.not_in([r["content_hash"] for r in group]),
+            )
+            .values(is_current=False)
+        )
+
+
+# ---------------------------------------------------------------- customers
+
+
+_CUSTOMER_FIELDS = ("extra_id", "email", "name", "currency", "metadata_json", "created")
+
+
+def ensure_customers(
+    conn: Connection, stripe_ids: Iterable[str | None], now: datetime
+) -> dict[str, int]:
+    """customers.id for each Stripe customer id, creating stub rows for unknown ones.
+
+    A stub (only its Stripe id) is filled in when the customer itself arrives.
+    """
+    ids = {s for s in stripe_ids if s}
+    if not ids:
+        return {}
+    c = T_CUSTOMERS.c
+    found = dict(conn.execute(select(c.stripe_id, c.id).where(c.stripe_id.in_(ids))).all())
+    missing = ids - found.keys()
+    if missing:
+        ins = _insert_for(conn, T_CUSTOMERS).values(
+            [
+                {"stripe_id": s, "source": "stripe", "deleted": False, "updated_at": now}
+                for s in sorted(missing)
+            ]
+        )
+        conn.execute(ins.on_conflict_do_nothing(index_elements=["stripe_id"]))
+        found.update(conn.execute(select(c.stripe_id, c.id).where(c.stripe_id.in_(missing))).all())
+    return found
+
+
+def upsert_customers(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Stripe wins where Stripe has a value; API-created customers (no Stripe id) are untouched."""
+    live = [r for r in rows if not r.get("deleted")]
+    gone = [r["stripe_id"] for r in rows if r.get("deleted")]
+    if live:
+        values = [{**r, "source": "stripe", "updated_at": now} for r in live]
+        ins = _insert_for(conn, T_CUSTOMERS).values(values)
+        ex = ins.excluded
+        t = T_CUSTOMERS.c
+        set_: dict[str, Any] = {col: func.coalesce(ex[col], t[col]) for col in _CUSTOMER_FIELDS}
+        # The state belongs to the country: a new country from Stripe brings its state (or none).
+        set_["country"] = func.coalesce(ex.country, t.country)
+        set_["state"] = case(
+            (ex.country.is_not(None), ex.state), else_=func.coalesce(ex.state, t.state)
+        )
+        set_["deleted"] = ex.deleted
+        set_["source"] = ex.source
+        set_["updated_at"] = ex.updated_at
+        where = or_(
+            *[
+                and_(ex[col].is_not(None), t[col].is_distinct_from(ex[col]))
+                for col in _CUSTOMER_FIELDS
+            ],
+            and_(ex.country.is_not(None), t.country.is_distinct_from(ex.country)),
+            and_(ex.country.is_not(None), t.state.is_distinct_from(ex.state)),
+            t.deleted.is_distinct_from(ex.deleted),
+        )
+        conn.execute(
+            ins.on_conflict_do_update(index_elements=["stripe_id"], set_=set_, where=where)
+        )
+        assign_email_keys(conn, live)
+    if gone:
+        ensure_customers(conn, gone, now)
+        conn.execute(
+            update(T_CUSTOMERS)
+            .where(T_CUSTOMERS.c.stripe_id.in_(gone), T_CUSTOMERS.c.deleted.is_(False))
+            .values(deleted=True, updated_at=now)
+        )
+
+
+def _order(created: datetime | None, stripe_id: str | None) -> tuple[datetime, str]:
+    return (created or datetime.max, stripe_id or "")
+
+
+def assign_email_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Keep `email_key` unique: of the Stripe customers sharing an email, the earliest
+    created (then lowest Stripe id) holds it; a customer created through the API keeps
+    its own. The rule does not depend on the order pages arrive in."""
+    c = T_CUSTOMERS.c
+    sids = [r["stripe_id"] for r in rows]
+    wanted = {r["stripe_id"]: r["email"].strip().lower() for r in rows if r.get("email")}
+    keys = set(wanted.values())
+    current = conn.execute(
+        select(c.id, c.stripe_id, c.created, c.email, c.email_key).where(
+            or_(c.stripe_id.in_(sids), c.email_key.in_(keys) if keys else False)
+        )
+    ).all()
+    holders = {r.email_key: r for r in current if r.email_key}
+    page = {r.stripe_id: r for r in current if r.stripe_id in set(sids)}
+    changes: dict[int, str | None] = {}
+    for sid, r in page.items():
+        if r.email_key and r.email_key != wanted.get(sid):
+            changes[r.id] = None
+            holders.pop(r.email_key, None)
+    claimants: dict[str, list[Any]] = defaultdict(list)
+    for sid, key in wanted.items():
+        if sid in page:
+            claimants[key].append(page[sid])
+    for key, group in claimants.items():
+        holder = holders.get(key)
+        if holder is not None and holder.stripe_id is None:
+            continue
+        pool = group + ([holder] if holder is not None else [])
+        best = min(pool, key=lambda r: _order(r.created, r.stripe_id))
+        if holder is None or best.id != holder.id:
+            if holder is not None:
+                changes[holder.id] = None
+            changes[best.id] = key
+    cleared = [i for i, k in changes.items() if k is None]
+    if cleared:
+        conn.execute(update(T_CUSTOMERS).where(c.id.in_(cleared)).values(email_key=None))
+    for cid, key in changes.items():
+        if key is not None:
+            conn.execute(update(T_CUSTOMERS).where(c.id == cid).values(email_key=key))
+
+
+# ---------------------------------------------------------------- catalogue
+
+
+def upsert_plans(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
+    """Prices overwrite any row of their id; legacy plans never overwrite a price's row."""
+    live = [{**r, "updated_at": now} for r in rows if not r.get("deleted")]
+    for group in _uniform(live):
+        ins = _insert_for(conn, T_PLANS).values(group)
+        ex = ins.excluded
+        cols = _changed_cols(group, ["id"])
+        where = or_(*[T_PLANS.c[col].is_distinct_from(ex[col]) for col in cols])
+        if group[0]["source"] == "stripe_plan":
+            where = and_(T_PLANS.c.source != "stripe_price", where)
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["id"],
+                set_={col: ex[col] for col in [*cols, "updated_at"]},
+                where=where,
+            )
+        )
+    gone = [r["id"] for r in rows if r.get("deleted")]
+    if gone:
+        conn.execute(
+            update(T_PLANS)
+            .where(T_PLANS.c.id.in_(gone), T_PLANS.c.deleted.is_(False))
+            .values(deleted=True, updated_at=now)
+        )
+
+
+def refresh_plan_names(conn: Connection) -> None:
+    """name = nickname, else the product's name, else the id (set-based, only changed rows)."""
+    p = T_PLANS.c
+    product_name = (
+        select(T_PRODUCTS.c.name).where(T_PRODUCTS.c.id == p.product_id).scalar_subquery()
+    )
+    wanted = func.coalesce(p.nickname, product_name, p.id)
+    conn.execute(
+        update(T_PLANS)
+        .where(p.source.in_(["stripe_price", "stripe_plan"]), p.name.is_distinct_from(wanted))
+        .values(name=wanted)
+    )
+
+
+def _mark_deleted(conn: Connection, table: Table, ids: list[str], now: datetime) -> None:
+    if ids:
+        conn.execute(
+            update(table)
+            .where(table.c.id.in_(ids), table.c.deleted.is_(False))
+            .values(deleted=True, updated_at=now)
+        )
+
+
+# ---------------------------------------------------------------- the page writer
+
+
+@dataclass
+class _Batch:
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    deleted: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    deleted_invoices: list[str] = field(default_factory=list)
+    complete_invoices: list[str] = field(default_factory=list)
+    sub_ids: list[str] = field(default_factory=list)
+
+
+def _normalize_into(
+    batch: _Batch, obj: Mapping[str, Any], extra_id_key: str, res: PageResult
+) -> None:
+    otype = obj.get("object")
+    if otype == "customer":
+        batch.rows["customers"].append(n.normalize_customer(obj, extra_id_key))
+    elif otype == "product":
+        row = n.normalize_product(obj)
+        if row.get("deleted") and len(row) == 2:
+            batch.deleted["products"].append(row["id"])
+        else:
+            batch.rows["products"].append(row)
+    elif otype in ("price", "plan"):
+        batch.rows["plans"].append(n.normalize_price(obj))
+    elif otype == "coupon":
+        row = n.normalize_coupon(obj)
+        if row.get("deleted") and len(row) == 2:
+            batch.deleted["coupons"].append(row["id"])
+        else:
+            batch.rows["coupons"].append(row)
+    elif otype == "subscription":
+        norm = n.normalize_subscription(obj)
+        for table, rows in norm.rows.items():
+            batch.rows[table].extend(rows)
+        batch.sub_ids.append(obj["id"])
+        if norm.unexpanded_discounts:
+            res.unexpanded_discounts[obj["id"]] = norm.unexpanded_discounts
+    elif otype == "invoice":
+        if obj.get("deleted"):
+            batch.deleted_invoices.append(obj["id"])
+            return
+        norm = n.normalize_invoice(obj)
+        for table, rows in norm.rows.items():
+            batch.rows[table].extend(rows)
+        inv = norm.rows["invoices"][0]
+        if inv["lines_complete"]:
+            batch.complete_invoices.append(inv["id"])
+        if norm.unexpanded_discounts:
+            res.unexpanded_discounts[obj["id"]] = norm.unexpanded_discounts
+    elif otype == "invoiceitem":
+        row = n.normalize_invoice_item(obj)
+        if row.get("deleted") and len(row) == 2:
+            batch.deleted["invoice_items"].append(row["id"])
+        else:
+            batch.rows["invoice_items"].append(row)
+    elif otype == "credit_note":
+        batch.rows["credit_notes"].append(n.normalize_credit_note(obj))
+    elif otype == "refund":
+        batch.rows["refunds"].append(n.normalize_refund(obj))
+    else:
+        raise n.Malformed(f"unknown object type {otype!r}")
+
+
+def _map_customers(
+    rows: list[dict[str, Any]], mapping: Mapping[str, int], *, keep_stripe_id: bool
+) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        r = dict(r)
+        sid = r["stripe_customer_id"] if keep_stripe_id else r.pop("stripe_customer_id")
+        r["customer_id"] = mapping.get(sid) if sid else None
+        out.append(r)
+    return out
+
+
+def save_objects(
+    conn: Connection,
+    objects: Sequence[Mapping[str, Any]],
+    *,
+    now: datetime,
+    run_id: int | None = None,
+    source: str = "list",
+    api_version: str | None = None,
+    extra_id_key: str = "extra_id",
+) -> PageResult:
+    """Write one page: raw versions, then normalized rows, set-based, in the caller's transaction."""
+    res = PageResult()
+    batch = _Batch()
+    raw: list[tuple[Mapping[str, Any], bool]] = []
+    for obj in objects:
+        try:
+            if not isinstance(obj, Mapping) or not obj.get("id"):
+                raise n.Malformed("object without an id")
+            _normalize_into(batch, obj, extra_id_key, res)
+            raw.append((obj, False))
+            res.counts[str(obj.get("object"))] += 1
+        except (n.Malformed, KeyError, TypeError, ValueError, AttributeError) as exc:
+            oid = obj.get("id") if isinstance(obj, Mapping) else None
+            otype = obj.get("object") if isinstance(obj, Mapping) else None
+            log.warning("malformed_object", object_type=otype, id=oid, problem=str(exc))
+            res.malformed.append(str(oid))
+            raw.append(
+                (
+                    obj if isinstance(obj, Mapping) else {"object": "unknown", "value": repr(obj)},
+                    True,
+                )
+            )
+    save_raw(conn, raw, now=now, run_id=run_id, source=source, api_version=api_version)
+    _write_batch(conn, batch, now, res)
+    return res
+
+
+def _write_batch(conn: Connection, b: _Batch, now: datetime, res: PageResult) -> None:
+    rows = b.rows
+    if rows.get("customers"):
+        upsert_customers(conn, rows["customers"], now)
+    if rows.get("products"):
+        _upsert(conn, T_PRODUCTS, [{**r, "updated_at": now} for r in rows["products"]])
+    _mark_deleted(conn, T_PRODUCTS, b.deleted.get("products", []), now)
+    if rows.get("plans"):
+        upsert_plans(conn, rows["plans"], now)
+    if rows.get("coupons"):
+        _upsert(conn, T_COUPONS, [{**r, "updated_at": now} for r in rows["coupons"]])
+    _mark_deleted(conn, T_COUPONS, b.deleted.get("coupons", []), now)
+
+    refs: set[str | None] = set()
+    for table in (
+        "subscriptions",
+        "invoices",
+        "discounts",
+        "invoice_items",
+        "credit_notes",
+        "refunds",
+    ):
+        refs.update(r.get("stripe_customer_id") for r in rows.get(table, []))
+    mapping = ensure_customers(conn, refs, now)
+
+    if rows.get("subscriptions"):
+        subs = _map_customers(rows["subscriptions"], mapping, keep_stripe_id=True)
+        _fill_coupons_from_known_discounts(conn, subs, res.unexpanded_discounts)
+        _upsert(conn, T_SUBS, [{**r, "updated_at": now} for r in subs])
+        items = [{**r, "updated_at": now} for r in rows.get("subscription_items", [])]
+        keep = [r["id"] for r in items]
+        conn.execute(
+            delete(T_ITEMS).where(
+                T_ITEMS.c.subscription_id.in_(b.sub_ids), T_ITEMS.c.id.not_in(keep)
+            )
+        )
+        _upsert(conn, T_ITEMS, items)
+    if b.deleted_invoices:
+        conn.execute(delete(T_LINES).where(T_LINES.c.invoice_id.in_(b.deleted_invoices)))
+        conn.execute(delete(T_DISCOUNTS).where(T_DISCOUNTS.c.invoice_id.in_(b.deleted_invoices)))
+        conn.execute(
+            delete(T_INVOICES).where(
+                T_INVOICES.c.id.in_(b.deleted_invoices), T_INVOICES.c.source == "stripe"
+            )
+        )
+        res.deleted_invoice_ids.extend(b.deleted_invoices)
+    if rows.get("invoices"):
+        invs = _map_customers(rows["invoices"], mapping, keep_stripe_id=True)
+        _upsert(conn, T_INVOICES, [{**r, "updated_at": now} for r in invs])
+        by_invoice = {r["id"]: r["customer_id"] for r in invs}
+        lines = [
+            {**r, "customer_id": by_invoice.get(r["invoice_id"]), "updated_at": now}
+            for r in rows.get("invoice_lines", [])
+        ]
+        if b.complete_invoices:
+            keep = [r["id"] for r in lines]
+            conn.execute(
+                delete(T_LINES).where(
+                    T_LINES.c.invoice_id.in_(b.complete_invoices), T_LINES.c.id.not_in(keep)
+                )
+            )
+        _upsert(conn, T_LINES, lines)
+        res.invoice_ids.extend(by_invoice)
+    if rows.get("discounts"):
+        disc = _map_customers(rows["discounts"], mapping, keep_stripe_id=False)
+        merged = {r["id"]: {**r, "updated_at": now} for r in disc}
+        _upsert_discounts(conn, list(merged.values()))
+    if rows.get("invoice_items"):
+        ii = _map_customers(rows["invoice_items"], mapping, keep_stripe_id=False)
+        _upsert(conn, T_II, [{**r, "updated_at": now} for r in ii])
+    _mark_deleted(conn, T_II, b.deleted.get("invoice_items", []), now)
+    if rows.get("credit_notes"):
+        cn = _map_customers(rows["credit_notes"], mapping, keep_stripe_id=False)
+        _upsert(conn, T_CN, [{**r, "updated_at": now} for r in cn])
+    if rows.get("refunds"):
+        rf = _map_customers(rows["refunds"], mapping, keep_stripe_id=False)
+        _upsert(conn, T_REFUNDS, [{**r, "updated_at": now} for r in rf])
+
+
+def _upsert_discounts(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """A discount row is a function of the discount object alone, whoever carried it."""
+    _upsert(conn, T_DISCOUNTS, rows)
+
+
+def _fill_coupons_from_known_discounts(
+    conn: Connection, subs: list[dict[str, Any]], bare: Mapping[str, list[str]]
+) -> None:
+    """Event payloads name discounts by id: take the coupon from the stored discount."""
+    wanted = {sid: ids[0] for sid, ids in bare.items() if ids}
+    todo = [r for r in subs if r["coupon_id"] is None and r["id"] in wanted]
+    if not todo:
+        return
+    found = dict(
+        conn.execute(
+            select(T_DISCOUNTS.c.id, T_DISCOUNTS.c.coupon_id).where(
+                T_DISCOUNTS.c.id.in_({wanted[r["id"]] for r in todo})
+            )
+        ).all()
+    )
+    for r in todo:
+        r["coupon_id"] = found.get(wanted[r["id"]])
+
+
+def known_discounts(conn: Connection, ids: Iterable[str]) -> set[str]:
+    ids = set(ids)
+    if not ids:
+        return set()
+    return set(conn.scalars(select(T_DISCOUNTS.c.id).where(T_DISCOUNTS.c.id.in_(ids))))
+
+
+def unfilled_customer_stubs(conn: Connection) -> list[str]:
+    """Stripe customers referenced by other objects but never received themselves."""
+    c = T_CUSTOMERS.c
+    return list(
+        conn.scalars(
+            select(c.stripe_id).where(
+                c.source == "stripe",
+                c.created.is_(None),
+                c.deleted.is_(False),
+                c.stripe_id.is_not(None),
+            )
+        )
+    )
+
+
+def unfinished_invoices(conn: Connection) -> list[str]:
+    """Stripe invoices that may still change: drafts and open ones."""
+    i = T_INVOICES.c
+    return list(
+        conn.scalars(select(i.id).where(i.source == "stripe", i.status.in_(["draft", "open"])))
+    )
+
+
+__all__ = [
+    "KNOWN_TYPES",
+    "TYPE_ORDER",
+    "PageResult",
+    "ensure_customers",
+    "known_discounts",
+    "refresh_plan_names",
+    "save_objects",
+    "save_raw",
+    "unfilled_customer_stubs",
+    "unfinished_invoices",
+    "upsert_customers",
+]
