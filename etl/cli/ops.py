@@ -1,0 +1,221 @@
+"""Operations commands: daemon, run-job, schedule, status, chart, demo."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from etl.cli.app import app, container
+from etl.errors import UsageError
+
+
+@app.command("daemon")
+def daemon_cmd(
+    serve: bool = typer.Option(False, "--serve", help="Also serve the HTTP API in this process."),
+    host: str = typer.Option("127.0.0.1", "--host", help="API address (with --serve)."),
+    port: int = typer.Option(8000, "--port", help="API port (with --serve)."),
+    initial_sync: bool = typer.Option(
+        True,
+        "--initial-sync/--no-initial-sync",
+        help="Run the sync entry at start instead of waiting for its first slot.",
+    ),
+) -> None:
+    """Run the scheduled jobs (sync + recompute hourly, reconcile nightly, prune weekly) until stopped.
+
+    Every run is recorded in job_runs (see `etl status`). SIGTERM or Ctrl-C stops it
+    cleanly. Schedules: ETL_SYNC_CRON, ETL_RECONCILE_CRON, ETL_PRUNE_CRON (UTC).
+    """
+    from etl.db.schema import init_db
+    from jobs.daemon import Daemon
+
+    c = container()
+    daemon = Daemon(c, serve=serve, host=host, port=port, initial_sync=initial_sync)
+    init_db(c.engine)  # a fresh volume gets its schema; an existing one is upgraded
+    raise typer.Exit(daemon.run())
+
+
+@app.command("run-job")
+def run_job_cmd(
+    name: str = typer.Argument(
+        ..., help="A schedule entry (sync, reconcile, prune) or one job (…, recompute)."
+    ),
+    only: bool = typer.Option(
+        False, "--only", help="Run just this job, not the ones that follow it in the schedule."
+    ),
+    trigger: str = typer.Option("cli", "--trigger", help="Recorded in job_runs: cli or cron."),
+    full: bool = typer.Option(False, "--full", help="sync: a full load instead of incremental."),
+) -> None:
+    """Run a job now, as the daemon would (recorded, retried). Used by cron lines.
+
+    Exit code 1 when a job failed; a sync skipped because another one holds the lock
+    exits 0.
+    """
+    from jobs.runner import JOB_MODULES, JobContext, run_entry, run_job
+    from jobs.schedule import entry, schedule
+
+    if trigger not in ("cli", "cron", "daemon"):
+        raise UsageError(f"--trigger must be cli or cron, not {trigger!r}")
+    c = container()
+    names = [e.name for e in schedule(c.settings)]
+    if name not in names and name not in JOB_MODULES:
+        known = ", ".join(sorted({*names, *JOB_MODULES}))
+        raise UsageError(f"unknown job {name!r} (known: {known})")
+    from etl.db.schema import init_db
+
+    init_db(c.engine)
+    ctx = JobContext(trigger=trigger, progress=_is_tty(), options={"full": full})
+    if name in names and not only:
+        results = run_entry(c, entry(c.settings, name), ctx)
+    else:
+        results = [run_job(c, name, ctx)]
+    for r in results:
+        line = f"{r.job}: {r.status} in {r.duration_s:.1f}s"
+        if r.attempts > 1:
+            line += f" after {r.attempts} attempts"
+        if r.error:
+            line += f" — {r.error}"
+        typer.echo(line)
+    if any(r.status == "failed" for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("schedule")
+def schedule_cmd(
+    crontab: bool = typer.Option(False, "--crontab", help="Print crontab lines instead."),
+    etl_path: str = typer.Option("etl", "--etl", help="Path of the etl command in crontab lines."),
+) -> None:
+    """Show the schedule the daemon runs (or the same schedule as crontab lines)."""
+    from jobs import schedule as sched
+
+    c = container()
+    if crontab:
+        typer.echo(sched.crontab(c.settings, etl=etl_path), nl=False)
+        return
+    for e in sched.schedule(c.settings):
+        typer.echo(f"{e.name:<10} {e.cron:<16} {' → '.join(e.jobs):<22} {e.description}")
+
+
+def _is_tty() -> bool:
+    import sys
+
+    return sys.stderr.isatty()
+
+
+def _ago(iso: str | None) -> str:
+    if not iso:
+        return "never"
+    at = datetime.fromisoformat(iso.rstrip("Z"))
+    secs = int((datetime.now(UTC).replace(tzinfo=None) - at).total_seconds())
+    if secs < 120:
+        span = f"{secs}s"
+    elif secs < 7200:
+        span = f"{secs // 60} min"
+    elif secs < 172800:
+        span = f"{secs // 3600} h"
+    else:
+        span = f"{secs // 86400} days"
+    return f"{iso} ({span} ago)"
+
+
+def _counts_text(run: dict[str, Any]) -> str:
+    if run.get("error"):
+        return str(run["error"])[:80]
+    counts = run.get("counts") or {}
+    parts = [f"{k}={v}" for k, v in counts.items() if isinstance(v, int | float) and v]
+    return ", ".join(parts[:4])
+
+
+@app.command("status")
+def status_cmd(
+    as_json: bool = typer.Option(False, "--json", help="Print the status as one JSON object."),
+) -> None:
+    """Last sync and recompute, every job's last run, row counts and current MRR."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from etl.report.chart import money
+    from etl.report.status import collect_status
+
+    c = container()
+    try:
+        st = collect_status(c.engine)
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        if isinstance(exc, OperationalError | ProgrammingError):
+            raise UsageError(
+                "the database has no schema yet (or is unreachable): run `etl init-db` first"
+            ) from None
+        raise
+    if as_json:
+        typer.echo(json.dumps(st, indent=2, sort_keys=False))
+        return
+    con = Console(highlight=False)
+    con.print(f"[bold]Database[/bold] {st['database']}")
+    con.print(f"[bold]Last successful sync[/bold]      {_ago(st['last_successful_sync'])}")
+    con.print(f"[bold]Last successful recompute[/bold] {_ago(st['last_successful_recompute'])}")
+    if st["jobs"]:
+        t = Table(title="Jobs", title_justify="left")
+        for col in ("job", "last run", "status", "duration", "counts / error", "last ok"):
+            t.add_column(col)
+        for job, runs in st["jobs"].items():
+            last = runs.get("last", {})
+            ok = runs.get("last_ok")
+            style = {"ok": "green", "failed": "red", "skipped": "yellow"}.get(
+                last.get("status"), ""
+            )
+            t.add_row(
+                job,
+                str(last.get("started_at")),
+                f"[{style}]{last.get('status')}[/{style}]" if style else str(last.get("status")),
+                f"{last['duration_s']:.1f}s" if last.get("duration_s") is not None else "",
+                _counts_text(last),
+                ok["finished_at"] if ok else "never",
+            )
+        con.print(t)
+    else:
+        con.print("No job has run yet (`etl run-job sync` or `etl daemon`).")
+    sr = st["last_sync_run"]
+    if sr:
+        con.print(
+            f"[bold]Last sync run[/bold] #{sr['id']} {sr['kind']} {sr['status']}, "
+            f"{sr['objects']} objects, {sr['requests']} requests, started {sr['started_at']}"
+        )
+    con.print(
+        "[bold]Rows[/bold] "
+        + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in st["counts"].items())
+    )
+    if st["current_mrr"]:
+        first = st["current_mrr"][0]
+        con.print(f"[bold]MRR[/bold] for {first['month'][:7]}:")
+        for r in st["current_mrr"]:
+            basis = " (all currencies converted)" if r["basis"] == "reporting" else ""
+            con.print(
+                f"  {r['currency'].upper()} {money(r['mrr'], r['currency'])}{basis}, "
+                f"{r['customers']} customers, ARR {money(r['arr'], r['currency'])}"
+            )
+    else:
+        con.print("[bold]MRR[/bold] not computed yet.")
+
+
+@app.command("chart")
+def chart_cmd(
+    out: Path | None = typer.Option(
+        None, "--out", help="Directory (default: next to the SQLite database, else here)."
+    ),
+    currency: str | None = typer.Option(None, "--currency", help="A native currency series."),
+) -> None:
+    """Write the MRR chart as mrr.png and mrr.html (the page the API serves at /chart)."""
+    from etl.report.chart import chart_directory, write_chart_files
+
+    c = container()
+    files = write_chart_files(c.engine, out or chart_directory(c.settings), currency=currency)
+    if files is None:
+        raise UsageError(
+            "no MRR to draw" + (f" in {currency}" if currency else "") + ": run `etl sync` first"
+        )
+    typer.echo(f"Wrote {files.png} and {files.html}")

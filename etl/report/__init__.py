@@ -1,0 +1,1 @@
+"""Human-facing outputs: status, the MRR table and the MRR chart (PNG and HTML)."""

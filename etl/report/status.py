@@ -1,0 +1,154 @@
+"""What `etl status` (and /healthz) says about the pipeline: runs, counts, current MRR.
+
+Reads only; a handful of small queries. Every section degrades to "nothing yet" on a
+fresh database.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from etl.db.models import (
+    Customer,
+    Invoice,
+    JobRun,
+    MrrMonthly,
+    RawObject,
+    RevenueLine,
+    Subscription,
+    SyncRun,
+)
+
+COUNTED_TABLES = {
+    "customers": Customer,
+    "subscriptions": Subscription,
+    "invoices": Invoice,
+    "revenue_lines": RevenueLine,
+    "raw_objects": RawObject,
+}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value is not None else None
+
+
+def _run(row: Any) -> dict[str, Any]:
+    counts = json.loads(row.counts_json) if row.counts_json else {}
+    duration = (
+        round((row.finished_at - row.started_at).total_seconds(), 3) if row.finished_at else None
+    )
+    return {
+        "id": row.id,
+        "job": row.job,
+        "trigger": row.trigger,
+        "status": row.status,
+        "started_at": _iso(row.started_at),
+        "finished_at": _iso(row.finished_at),
+        "duration_s": duration,
+        "counts": counts,
+        "error": row.error,
+    }
+
+
+def job_summary(engine: Engine) -> dict[str, Any]:
+    """For each job: its latest run and its latest successful run."""
+    t = JobRun.__table__  # type: ignore[attr-defined]
+    out: dict[str, Any] = {}
+    with engine.connect() as conn:
+        latest = select(t.c.job, func.max(t.c.id).label("id")).group_by(t.c.job).subquery("latest")
+        latest_ok = (
+            select(t.c.job, func.max(t.c.id).label("id"))
+            .where(t.c.status == "ok")
+            .group_by(t.c.job)
+            .subquery("latest_ok")
+        )
+        for kind, sub in (("last", latest), ("last_ok", latest_ok)):
+            rows = conn.execute(select(t).join(sub, sub.c.id == t.c.id).order_by(t.c.job))
+            for row in rows:
+                out.setdefault(row.job, {})[kind] = _run(row)
+    return out
+
+
+def last_sync_run(engine: Engine) -> dict[str, Any] | None:
+    t = SyncRun.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        row = conn.execute(select(t).order_by(t.c.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "status": row.status,
+        "started_at": _iso(row.started_at),
+        "finished_at": _iso(row.finished_at),
+        "objects": row.objects,
+        "requests": row.requests,
+        "error": row.error,
+    }
+
+
+def last_ok_sync_finished(engine: Engine) -> datetime | None:
+    """`etl sync` run by hand records only a sync_runs row: count it too."""
+    t = SyncRun.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        return conn.execute(select(func.max(t.c.finished_at)).where(t.c.status == "ok")).scalar()
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            name: int(
+                conn.execute(
+                    select(func.count()).select_from(model.__table__)  # type: ignore[attr-defined]
+                ).scalar_one()
+            )
+            for name, model in COUNTED_TABLES.items()
+        }
+
+
+def current_mrr(engine: Engine) -> list[dict[str, Any]]:
+    """MRR of the latest month computed, per currency (native) and converted (reporting)."""
+    t = MrrMonthly.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        month = conn.execute(select(func.max(t.c.month))).scalar()
+        if month is None:
+            return []
+        rows = conn.execute(
+            select(t.c.month, t.c.currency, t.c.basis, t.c.mrr, t.c.customers, t.c.arr)
+            .where(t.c.month == month)
+            .order_by(t.c.basis, t.c.mrr.desc(), t.c.currency)
+        )
+        return [
+            {
+                "month": r.month.isoformat(),
+                "currency": r.currency,
+                "basis": r.basis,
+                "mrr": int(r.mrr),
+                "customers": int(r.customers),
+                "arr": int(r.arr),
+            }
+            for r in rows
+        ]
+
+
+def collect_status(engine: Engine) -> dict[str, Any]:
+    jobs = job_summary(engine)
+
+    def last_ok(job: str) -> str | None:
+        run = jobs.get(job, {}).get("last_ok")
+        return run["finished_at"] if run else None
+
+    sync_times = [t for t in (last_ok("sync"), _iso(last_ok_sync_finished(engine))) if t]
+    return {
+        "database": engine.url.render_as_string(hide_password=True),
+        "last_successful_sync": max(sync_times) if sync_times else None,
+        "last_successful_recompute": last_ok("recompute"),
+        "jobs": jobs,
+        "last_sync_run": last_sync_run(engine),
+        "counts": table_counts(engine),
+        "current_mrr": current_mrr(engine),
+    }

@@ -1,0 +1,65 @@
+"""The API app as the daemon and the demo serve it, and serving it from a thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from etl.errors import EtlError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from etl.bootstrap import Container
+
+
+def build_app(container: Container, **kwargs: Any) -> FastAPI:
+    """`create_app` with the /chart page (added here if the factory does not include it)."""
+    from etl.api.app import create_app
+
+    app = create_app(container, **kwargs)
+    if not any(getattr(r, "path", None) == "/chart" for r in app.routes):
+        from etl.api import routes_chart
+
+        app.include_router(routes_chart.router)
+    return app
+
+
+class ApiThread:
+    """uvicorn in a background thread (it installs no signal handlers off the main thread)."""
+
+    def __init__(self, app: Any, host: str, port: int) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(
+            app, host=host, port=port, log_config=None, access_log=False, lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.host = host
+        self.thread = threading.Thread(target=self.server.run, name="api", daemon=True)
+
+    @property
+    def port(self) -> int:
+        for server in getattr(self.server, "servers", []) or []:
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        return int(self.server.config.port)
+
+    def start(self, timeout: float = 15.0) -> ApiThread:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise EtlError(
+                    f"could not serve the API on {self.host}:{self.server.config.port} "
+                    "(is the port already in use?)"
+                )
+            if time.monotonic() > deadline:
+                raise EtlError(f"the API did not start within {timeout:.0f} s")
+            time.sleep(0.05)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=timeout)
