@@ -360,10 +360,12 @@ CREATE TABLE invoices (
     paid_at TIMESTAMP,  -- when it was paid (`date_paid`)
     period_start TIMESTAMP,  -- service period start
     period_end TIMESTAMP,  -- service period end
+    payment_intent_id VARCHAR(255),  -- payment intent that paid it (links refunds to the invoice)
     lines_complete BOOLEAN NOT NULL,  -- all lines are stored (beyond the embedded first page)
     updated_at TIMESTAMP NOT NULL  -- last time this row changed
 );
 CREATE INDEX ix_invoices_customer ON invoices (customer_id);
+CREATE INDEX ix_invoices_payment_intent_id ON invoices (payment_intent_id);
 CREATE INDEX ix_invoices_source_created ON invoices (source, created);
 CREATE INDEX ix_invoices_status ON invoices (status);
 CREATE INDEX ix_invoices_subscription_id ON invoices (subscription_id);

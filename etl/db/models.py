@@ -303,6 +303,9 @@ class Invoice(SQLModel, table=True):
     paid_at: datetime | None = _f("when it was paid (`date_paid`)", TS, nullable=True)
     period_start: datetime | None = _f("service period start", TS, nullable=True)
     period_end: datetime | None = _f("service period end", TS, nullable=True)
+    payment_intent_id: str | None = _f(
+        "payment intent that paid it (links refunds to the invoice)", ID, nullable=True, index=True
+    )
     lines_complete: bool = _f(
         "all lines are stored (beyond the embedded first page)", Boolean, default=True
     )
