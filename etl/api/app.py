@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from etl import __version__
 from etl.api import health, routes_customers, routes_invoices, routes_mrr, routes_plans
@@ -48,6 +49,7 @@ loaded, else the native series of the account's main currency.
 the write's response returns (a recompute of the customers they touch).
 """
 
+ROUTE_MODULES = (routes_customers, routes_mrr, routes_plans, routes_invoices, health)
 BODY_MODELS = (CustomerCreate, CustomerUpdate, PlanCreate, InvoiceCreate)
 
 
@@ -82,6 +84,7 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
                 "description": 'Token token="KEY"',
             },
         }
+        _restore_examples(app, doc)
         for path, item in doc.get("paths", {}).items():
             for op in item.values():
                 op.get("responses", {}).pop("422", None)
@@ -91,6 +94,23 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         return doc
 
     return build
+
+
+def _restore_examples(app: FastAPI, doc: dict[str, Any]) -> None:
+    """Put the seed's examples back verbatim: FastAPI's encoder drops their null fields."""
+    routes = [r for module in ROUTE_MODULES for r in module.router.routes]
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        for method in route.methods:
+            op = doc["paths"].get(route.path, {}).get(method.lower())
+            if op is None:
+                continue
+            for code, spec in route.responses.items():
+                example = spec.get("content", {}).get("application/json", {}).get("example")
+                if example is not None:
+                    media = op["responses"][str(code)].setdefault("content", {})
+                    media.setdefault("application/json", {})["example"] = example
 
 
 def create_app(
@@ -136,7 +156,7 @@ def create_app(
     )
     app.state.api = state
     install_error_handlers(app)
-    for module in (routes_customers, routes_mrr, routes_plans, routes_invoices, health):
+    for module in ROUTE_MODULES:
         app.include_router(module.router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     https = require_https if require_https is not None else bool(settings.require_https)

@@ -64,7 +64,9 @@ def add_customers(engine: Engine, rows: list[dict[str, Any]]) -> list[int]:
             values = {"source": "stripe", "deleted": False, "updated_at": NOW, **r}
             if values.get("email") and "email_key" not in values:
                 values["email_key"] = values["email"].lower()
-            ids.append(conn.execute(table.insert().values(**values).returning(table.c.id)).scalar_one())
+            ids.append(
+                conn.execute(table.insert().values(**values).returning(table.c.id)).scalar_one()
+            )
     return ids
 
 
@@ -108,7 +110,9 @@ def add_plans(engine: Engine, rows: list[dict[str, Any]]) -> None:
             )
 
 
-def mrr_row(month: date, mrr: int, currency: str = "usd", basis: str = "native", **kw: Any) -> dict[str, Any]:
+def mrr_row(
+    month: date, mrr: int, currency: str = "usd", basis: str = "native", **kw: Any
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "month": month,
         "currency": currency,
@@ -144,7 +148,9 @@ def add_mrr(engine: Engine, rows: list[dict[str, Any]]) -> None:
         conn.execute(MrrMonthly.__table__.insert(), rows)  # type: ignore[attr-defined]
 
 
-def by_plan_row(month: date, plan_id: str, total: int, currency: str = "usd", **kw: Any) -> dict[str, Any]:
+def by_plan_row(
+    month: date, plan_id: str, total: int, currency: str = "usd", **kw: Any
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "month": month,
         "plan_id": plan_id,

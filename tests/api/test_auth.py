@@ -86,7 +86,9 @@ def test_only_the_hash_is_stored(container: Container) -> None:
     assert key.startswith(row.prefix) and len(row.prefix) < 16
 
 
-def test_last_used_is_recorded(make_client: Callable[..., TestClient], api_key: str, container: Container) -> None:
+def test_last_used_is_recorded(
+    make_client: Callable[..., TestClient], api_key: str, container: Container
+) -> None:
     client = make_client(key_ttl=0.0)
     client.get("/v2/plans", auth=(api_key, ""))
     client.get("/v2/plans", auth=(api_key, ""))  # the refresh after a use records it

@@ -115,7 +115,15 @@ def test_lookups(client: TestClient, container: Container) -> None:
 def test_partial_update(client: TestClient, container: Container) -> None:
     (cid,) = add_customers(
         container.engine,
-        [{"stripe_id": "cus_X", "email": "x@example.com", "name": "Xavier", "country": "US", "state": "OH"}],
+        [
+            {
+                "stripe_id": "cus_X",
+                "email": "x@example.com",
+                "name": "Xavier",
+                "country": "US",
+                "state": "OH",
+            }
+        ],
     )
     r = client.put("/v2/customers/cus_X", data={"extra_id": "Team X"})
     assert r.status_code == 200, r.text
@@ -138,7 +146,8 @@ def test_partial_update(client: TestClient, container: Container) -> None:
 
 def test_pagination_across_pages(client: TestClient, container: Container) -> None:
     ids = add_customers(
-        container.engine, [{"stripe_id": f"cus_{i:03}", "email": f"c{i}@example.com"} for i in range(25)]
+        container.engine,
+        [{"stripe_id": f"cus_{i:03}", "email": f"c{i}@example.com"} for i in range(25)],
     )
     seen: list[int] = []
     after = None

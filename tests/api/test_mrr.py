@@ -17,7 +17,9 @@ def _seed_series(container: Container) -> None:
     rows[-1]["is_current"] = True
     rows[-1]["waiting_mrr"] = 500
     rows[-1]["waiting_subscriptions"] = 2
-    rows[5].update(reactivation_mrr=300, reactivated_customers=1, expansion_mrr=50, contraction_mrr=20)
+    rows[5].update(
+        reactivation_mrr=300, reactivated_customers=1, expansion_mrr=50, contraction_mrr=20
+    )
     eur = [mrr_row(m, 7, currency="eur") for m in MONTHS[:3]]
     add_mrr(container.engine, rows + eur)
 
@@ -44,7 +46,9 @@ def test_all_months_default_series(client: TestClient, container: Container) -> 
     assert r.status_code == 400 and r.json()["error"]["param"] == "currency"
 
 
-def test_reporting_series_is_the_default_when_present(client: TestClient, container: Container) -> None:
+def test_reporting_series_is_the_default_when_present(
+    client: TestClient, container: Container
+) -> None:
     add_mrr(
         container.engine,
         [
@@ -70,7 +74,10 @@ def test_reporting_series_is_the_default_when_present(client: TestClient, contai
 def test_main_currency_without_reporting_rows(client: TestClient, container: Container) -> None:
     add_mrr(
         container.engine,
-        [mrr_row(date(2026, 1, 1), 900, currency="eur"), mrr_row(date(2026, 1, 1), 100, currency="usd")],
+        [
+            mrr_row(date(2026, 1, 1), 900, currency="eur"),
+            mrr_row(date(2026, 1, 1), 100, currency="usd"),
+        ],
     )
     (row,) = client.get("/v2/mrr").json()["data"]
     assert row["currency"] == "eur" and row["mrr"] == 900
@@ -103,7 +110,9 @@ def test_mrr_by_plan(client: TestClient, container: Container) -> None:
             by_plan_row(date(2019, 2, 1), "eur_plan", 100, currency="eur"),
         ],
     )
-    r = client.get("/v2/mrr_by_plan", params={"start_month": "2019-01-01", "end_month": "2019-02-01"})
+    r = client.get(
+        "/v2/mrr_by_plan", params={"start_month": "2019-01-01", "end_month": "2019-02-01"}
+    )
     assert r.status_code == 200
     rows = r.json()
     assert [(x["month"], x["plan_eid"]) for x in rows] == [

@@ -9,7 +9,10 @@ from tests.api.conftest import add_plans
 
 
 def test_create_with_defaults_and_conflict(client: TestClient, container: Container) -> None:
-    r = client.post("/v2/plans", data={"id": "the-plan", "amount": "2000", "name": "The Plan", "currency": "eur"})
+    r = client.post(
+        "/v2/plans",
+        data={"id": "the-plan", "amount": "2000", "name": "The Plan", "currency": "eur"},
+    )
     assert r.status_code == 200, r.text
     assert r.json() == {
         "id": "the-plan",
@@ -23,12 +26,20 @@ def test_create_with_defaults_and_conflict(client: TestClient, container: Contai
     assert client.get("/v2/plans/the-plan").json() == r.json()
     r = client.post("/v2/plans", json={"id": "the-plan", "amount": 1, "name": "again"})
     assert r.status_code == 409 and r.json()["error"]["param"] == "id"
-    add_plans(container.engine, [{"id": "price_1", "amount": 900, "interval": "month", "name": "Stripe"}])
+    add_plans(
+        container.engine, [{"id": "price_1", "amount": 900, "interval": "month", "name": "Stripe"}]
+    )
     r = client.post("/v2/plans", json={"id": "price_1", "amount": 1, "name": "dup of stripe"})
     assert r.status_code == 409
     r = client.post(
         "/v2/plans",
-        json={"id": "yearly", "amount": 12000, "name": "Yearly", "interval": "year", "interval_count": 1},
+        json={
+            "id": "yearly",
+            "amount": 12000,
+            "name": "Yearly",
+            "interval": "year",
+            "interval_count": 1,
+        },
     )
     assert r.json()["interval"] == "year" and r.json()["currency"] == "usd"
 
@@ -62,11 +73,24 @@ def test_retrieve_unknown_is_404(client: TestClient) -> None:
     assert r.json()["error"]["message"]
 
 
-def test_list_pagination_and_one_time_prices_left_out(client: TestClient, container: Container) -> None:
+def test_list_pagination_and_one_time_prices_left_out(
+    client: TestClient, container: Container
+) -> None:
     add_plans(
         container.engine,
-        [{"id": f"plan_{i:02}", "amount": 100 * i, "interval": "month", "name": f"P{i}"} for i in range(12)]
-        + [{"id": "price_once", "amount": 5000, "type": "one_time", "interval": None, "name": "Setup"}],
+        [
+            {"id": f"plan_{i:02}", "amount": 100 * i, "interval": "month", "name": f"P{i}"}
+            for i in range(12)
+        ]
+        + [
+            {
+                "id": "price_once",
+                "amount": 5000,
+                "type": "one_time",
+                "interval": None,
+                "name": "Setup",
+            }
+        ],
     )
     page1 = client.get("/v2/plans", params={"limit": 5}).json()
     assert [p["id"] for p in page1["data"]] == [f"plan_{i:02}" for i in range(5)]
