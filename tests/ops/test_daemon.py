@@ -1,0 +1,157 @@
+"""`etl daemon` in a subprocess on a fast schedule: failures recorded, never fatal; SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
+
+from etl.db.engine import make_engine
+from tests.ops.helpers import ETL, etl_env, job_runs, json_lines, refusing_stripe, wait_until
+
+
+def _start_daemon(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen, Path]:
+    log_path = tmp_path / "daemon.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [*ETL, "daemon", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    return proc, log_path
+
+
+def test_daemon_survives_failing_jobs_records_every_run_and_stops_on_sigterm(
+    db_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(db_url)
+    with refusing_stripe() as base:
+        env = etl_env(
+            tmp_path,
+            db_url,
+            STRIPE_API_KEY="sk_test_daemon",
+            STRIPE_API_BASE=base,
+            ETL_SCHEDULE_SECONDS="1",
+            ETL_JOB_RETRIES="1",
+            ETL_JOB_RETRY_WAIT="0.05",
+            ETL_SHUTDOWN_GRACE="10",
+        )
+        proc, log_path = _start_daemon(tmp_path, env)
+        try:
+
+            def enough() -> bool:
+                assert proc.poll() is None, log_path.read_text()
+                runs = job_runs(engine)
+                failed_syncs = [r for r in runs if r["job"] == "sync" and r["status"] == "failed"]
+                ok_recomputes = [r for r in runs if r["job"] == "recompute" and r["status"] == "ok"]
+                ok_prunes = [r for r in runs if r["job"] == "prune" and r["status"] == "ok"]
+                return len(failed_syncs) >= 2 and len(ok_recomputes) >= 2 and len(ok_prunes) >= 1
+
+            wait_until(enough, 90, "two failed syncs, two recomputes and a prune")
+            # The failing job did not bring the daemon down: it is still scheduling.
+            assert proc.poll() is None
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    output = log_path.read_text()
+    assert proc.returncode == 0, output
+    lines = json_lines(output)
+    assert lines, output
+    # Nothing but structured lines (APScheduler's own warnings are bridged into them).
+    assert all(line.startswith("{") for line in output.splitlines() if line.strip()), output
+    assert lines[-1]["event"] == "daemon_stopped" and lines[-1]["clean"] is True
+    assert any(line["event"] == "daemon_stopping" and line["signal"] == "SIGTERM" for line in lines)
+    # Each failed sync was retried once (tenacity) before being recorded as failed.
+    retries = [line for line in lines if line["event"] == "job_retry" and line["job"] == "sync"]
+    assert retries
+
+    runs = job_runs(engine)
+    assert runs and all(r["trigger"] == "daemon" for r in runs)
+    assert all(r["status"] in ("ok", "failed") for r in runs), runs
+    assert all(r["finished_at"] is not None and r["finished_at"] >= r["started_at"] for r in runs)
+    syncs = [r for r in runs if r["job"] == "sync"]
+    assert all(r["status"] == "failed" for r in syncs)
+    assert all("refuses every request" in r["error"] for r in syncs)
+    # A recompute ran after each sync (the schedule's "sync, then recompute").
+    sync_ids = [r["id"] for r in syncs]
+    recompute_ids = [r["id"] for r in runs if r["job"] == "recompute"]
+    assert all(any(rid > sid for rid in recompute_ids) for sid in sync_ids[:-1])
+    # The summary log line of each run carries the job and its outcome.
+    summaries = [line for line in lines if line["event"] == "job_run"]
+    assert {(s["job"], s["status"]) for s in summaries} >= {
+        ("sync", "failed"),
+        ("recompute", "ok"),
+        ("prune", "ok"),
+    }
+
+    # `etl status` reflects the runs.
+    st = subprocess.run(
+        [*ETL, "status", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert st.returncode == 0, st.stderr
+    status = json.loads(st.stdout)
+    assert status["jobs"]["sync"]["last"]["status"] == "failed"
+    assert status["jobs"]["sync"]["last"]["id"] == syncs[-1]["id"]
+    assert "refuses every request" in status["jobs"]["sync"]["last"]["error"]
+    assert "last_ok" not in status["jobs"]["sync"]
+    assert status["last_successful_sync"] is None
+    assert status["jobs"]["recompute"]["last"]["status"] == "ok"
+    assert status["last_successful_recompute"] is not None
+    assert status["jobs"]["prune"]["last_ok"]["counts"]["raw_versions_deleted"] == 0
+    human = subprocess.run([*ETL, "status"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert human.returncode == 0, human.stderr
+    assert "failed" in human.stdout and "recompute" in human.stdout
+    engine.dispose()
+
+
+def test_sigterm_during_a_hung_job_abandons_it_after_the_grace_time(
+    tmp_path: Path,
+) -> None:
+    """A sync stuck on a silent Stripe does not keep the daemon from stopping."""
+    db_url = f"sqlite:///{tmp_path / 'etl.db'}"
+    engine = make_engine(db_url)
+    with refusing_stripe(delay_s=60) as base:
+        env = etl_env(
+            tmp_path,
+            db_url,
+            STRIPE_API_KEY="sk_test_daemon",
+            STRIPE_API_BASE=base,
+            ETL_SHUTDOWN_GRACE="1",
+        )
+        proc, log_path = _start_daemon(tmp_path, env)
+        try:
+
+            def sync_running() -> bool:
+                assert proc.poll() is None, log_path.read_text()
+                try:  # the daemon creates the schema of a fresh database itself
+                    return any(r["job"] == "sync" for r in job_runs(engine))
+                except OperationalError:
+                    return False
+
+            wait_until(sync_running, 60, "the initial sync to start")
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=20)
+            stopped_in = time.monotonic() - t0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    output = log_path.read_text()
+    assert proc.returncode == 0, output
+    assert stopped_in < 10, output
+    last = json_lines(output)[-1]
+    assert last["event"] == "daemon_stopped"
+    assert last["clean"] is False and last["abandoned"] == "sync"
+    engine.dispose()
