@@ -445,6 +445,20 @@ def lines_incomplete(obj: Mapping[str, Any]) -> bool:
     return bool(_dict(obj.get("lines")).get("has_more"))
 
 
+def invoice_payment_intent(obj: Mapping[str, Any]) -> str | None:
+    """Current API: the default (else first) payment of `payments`; legacy: `payment_intent`."""
+    found = None
+    for p in _dict(obj.get("payments")).get("data") or []:
+        payment = _dict(_dict(p).get("payment"))
+        if (
+            payment.get("type") == "payment_intent"
+            and payment.get("payment_intent")
+            and (p.get("is_default") or found is None)
+        ):
+            found = ref_id(payment["payment_intent"])
+    return found or ref_id(obj.get("payment_intent"))
+
+
 def normalize_invoice(obj: Mapping[str, Any]) -> Normalized:
     """An invoice with every line it carries (the caller has paged the rest in)."""
     iid = _req(obj, "id")
@@ -495,6 +509,7 @@ def normalize_invoice(obj: Mapping[str, Any]) -> Normalized:
             "paid_at": ts(transitions.get("paid_at")),
             "period_start": min(starts) if starts else ts(obj.get("period_start")),
             "period_end": max(ends) if ends else ts(obj.get("period_end")),
+            "payment_intent_id": invoice_payment_intent(obj),
             "lines_complete": not lines_incomplete(obj),
         },
     )

@@ -42,6 +42,7 @@ from etl.sync.ratelimit import TokenBucket, default_rate
 from etl.sync.save import (
     PageResult,
     known_discounts,
+    link_refunds,
     refresh_plan_names,
     save_objects,
     unfilled_customer_stubs,
@@ -651,6 +652,7 @@ class SyncRunner:
                 )
                 self._after_page(conn, res)
             refresh_plan_names(conn)
+            link_refunds(conn)
             conn.execute(delete(T_CURSORS).where(T_CURSORS.c.resource.like(prefix + "%")))
             if not backfill:
                 conn.execute(
@@ -701,6 +703,7 @@ class SyncRunner:
         self._refresh_unfinished_invoices()
         with self.engine.begin() as conn:
             refresh_plan_names(conn)
+            link_refunds(conn)
         return True
 
     def _apply_stream(

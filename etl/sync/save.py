@@ -15,7 +15,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, case, delete, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from etl.db.models import (
     Coupon,
@@ -516,6 +527,7 @@ def _write_batch(conn: Connection, b: _Batch, now: datetime, res: PageResult) ->
             )
         _upsert(conn, T_LINES, lines)
         res.invoice_ids.extend(by_invoice)
+        _attach_invoice_items(conn, lines)
     if rows.get("discounts"):
         disc = _map_customers(rows["discounts"], mapping, keep_stripe_id=False)
         merged = {r["id"]: {**r, "updated_at": now} for r in disc}
@@ -530,6 +542,26 @@ def _write_batch(conn: Connection, b: _Batch, now: datetime, res: PageResult) ->
     if rows.get("refunds"):
         rf = _map_customers(rows["refunds"], mapping, keep_stripe_id=False)
         _upsert(conn, T_REFUNDS, [{**r, "updated_at": now} for r in rf])
+
+
+def _attach_invoice_items(conn: Connection, lines: list[dict[str, Any]]) -> None:
+    """An invoice's lines name the invoice items it billed: Stripe sends no event for an
+    item being invoiced, so the link is taken from the invoice."""
+    pairs = [
+        {"ii": r["invoice_item_id"], "inv": r["invoice_id"]}
+        for r in lines
+        if r.get("invoice_item_id")
+    ]
+    if pairs:
+        conn.execute(
+            update(T_II)
+            .where(
+                T_II.c.id == bindparam("ii"),
+                T_II.c.invoice_id.is_distinct_from(bindparam("inv")),
+            )
+            .values(invoice_id=bindparam("inv")),
+            pairs,
+        )
 
 
 def _upsert_discounts(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -554,6 +586,29 @@ def _fill_coupons_from_known_discounts(
     )
     for r in todo:
         r["coupon_id"] = found.get(wanted[r["id"]])
+
+
+def link_refunds(conn: Connection) -> None:
+    """Refunds name a payment intent; the invoice it paid (and its customer) is found here,
+    set-based, whichever of the two arrived first."""
+    r, i = T_REFUNDS.c, T_INVOICES.c
+    inv = (
+        select(i.id)
+        .where(i.payment_intent_id == r.payment_intent_id, i.source == "stripe")
+        .limit(1)
+        .scalar_subquery()
+    )
+    conn.execute(
+        update(T_REFUNDS)
+        .where(r.invoice_id.is_(None), r.payment_intent_id.is_not(None), inv.is_not(None))
+        .values(invoice_id=inv)
+    )
+    cust = select(i.customer_id).where(i.id == r.invoice_id).limit(1).scalar_subquery()
+    conn.execute(
+        update(T_REFUNDS)
+        .where(r.customer_id.is_(None), r.invoice_id.is_not(None), cust.is_not(None))
+        .values(customer_id=cust)
+    )
 
 
 def known_discounts(conn: Connection, ids: Iterable[str]) -> set[str]:
