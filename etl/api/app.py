@@ -16,7 +16,14 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from etl import __version__
-from etl.api import health, routes_customers, routes_invoices, routes_mrr, routes_plans
+from etl.api import (
+    health,
+    routes_chart,
+    routes_customers,
+    routes_invoices,
+    routes_mrr,
+    routes_plans,
+)
 from etl.api.auth import KeyStore
 from etl.api.errors import install_error_handlers
 from etl.api.http import ResponseCache
@@ -158,6 +165,7 @@ def create_app(
     install_error_handlers(app)
     for module in ROUTE_MODULES:
         app.include_router(module.router)
+    app.include_router(routes_chart.router)  # /chart: the MRR picture (etl.report.chart)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     https = require_https if require_https is not None else bool(settings.require_https)
     app.add_middleware(RequestMiddleware, require_https=https)

@@ -25,7 +25,7 @@ log = get_logger("etl.api.refresh")
 def _default_recompute(engine: Engine, settings: Settings) -> Any:
     from etl.metrics.recompute import recompute
 
-    return recompute(engine, settings)
+    return recompute(engine, settings, trigger="api")
 
 
 class MetricsRefresher:
