@@ -15,15 +15,10 @@ if TYPE_CHECKING:
 
 
 def build_app(container: Container, **kwargs: Any) -> FastAPI:
-    """`create_app` with the /chart page (added here if the factory does not include it)."""
+    """The API app (its factory includes the /chart page, etl.api.routes_chart)."""
     from etl.api.app import create_app
 
-    app = create_app(container, **kwargs)
-    if not any(getattr(r, "path", None) == "/chart" for r in app.routes):
-        from etl.api import routes_chart
-
-        app.include_router(routes_chart.router)
-    return app
+    return create_app(container, **kwargs)
 
 
 class ApiThread:
