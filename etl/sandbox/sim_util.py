@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+from bisect import bisect_right
 from datetime import UTC, datetime
 from fractions import Fraction
 
@@ -12,11 +13,18 @@ _MASK = (1 << 64) - 1
 _MUL = 0x9E3779B97F4A7C15  # odd, so n -> n * _MUL mod 2**64 is a bijection (ids never collide)
 
 
+_HEX_TO_MIXED = str.maketrans("0123456789abcdef", "aB3dE5gH7jK9mN1p")
+_B62_2 = [a + b for a in _B62 for b in _B62]
+
+
 def b62(n: int, width: int) -> str:
+    """`n` in base 62, `width` digits (most significant first; n must fit)."""
     out = []
-    for _ in range(width):
-        n, r = divmod(n, 62)
-        out.append(_B62[r])
+    for _ in range(width // 2):
+        n, r = divmod(n, 3844)
+        out.append(_B62_2[r])
+    if width % 2:
+        out.append(_B62[n % 62])
     return "".join(reversed(out))
 
 
@@ -44,7 +52,8 @@ class Ids:
         x = (n * _MUL + self._salt) & _MASK
         if prefix in self.SHORT:
             return f"{prefix}_{b62(x, 14)}"
-        return f"{prefix}_{self._tag}{b62(x, 13)}"
+        # 16 digits in a 16-letter mixed-case alphabet: a bijection, and fast.
+        return f"{prefix}_{self._tag}{format(x, '016x').translate(_HEX_TO_MIXED)}"
 
     def state(self) -> dict[str, int]:
         return dict(self._counters)
@@ -54,8 +63,18 @@ def ts(dt: datetime) -> int:
     return int(dt.timestamp())
 
 
+# First instants (UTC) of every month from 1970 to 2200: month arithmetic by lookup.
+_MONTH_STARTS = [
+    int(datetime(1970 + i // 12, i % 12 + 1, 1, tzinfo=UTC).timestamp()) for i in range(231 * 12)
+]
+
+
 def add_months(t: int, n: int) -> int:
     """`t` plus n calendar months (UTC), the day clamped to the month's length like Stripe."""
+    i = bisect_right(_MONTH_STARTS, t) - 1
+    off = t - _MONTH_STARTS[i]
+    if 0 <= i + n < len(_MONTH_STARTS) and off < 28 * DAY:
+        return _MONTH_STARTS[i + n] + off
     d = datetime.fromtimestamp(t, UTC)
     m = d.month - 1 + n
     y = d.year + m // 12

@@ -1,0 +1,389 @@
+"""The ground truth of a generated account: expected MRR and movements, per the metric spec.
+
+Derived from the simulation's subscription TIMELINE (`Account.timelines`: billing
+periods with price and quantity, coupons and their windows, mid-period changes,
+cancellations, status history, and when each charging invoice was paid) — never from
+the invoice objects, so that the truth and the invoice lines check each other:
+
+- a billing period of a licensed item is a line with
+  rate = (unit_amount × quantity − discount) / months(interval);
+  the discount is recomputed here from the coupon (percent: half-up rounded;
+  amount off: at most the amount; `once` on the first invoice, `repeating` on invoices
+  created before the discount's end, `forever` always); trial periods are $0;
+- a mid-period change at x in billing period [s, e) is a credit line for the old
+  price and quantity and a charge line for the new ones over [x, e), with Stripe's
+  rounded amounts recomputed here (±round(unit × qty × (e − x) / (e − s))), and the
+  spec's rate amount × (e − s) / (e − x) / months(interval);
+- a line counts when the invoice that carried it was paid by `as_of` and it is
+  active at the month's end instant T (start < T ≤ end), T being the first instant of
+  the next month in `timezone`;
+- MRR(c, k, m) = max(0, round_half_up(Σ rates)); MRR(c, m) = Σ_k; movements per
+  section 4 of the spec, "paid in some earlier month" read as: MRR > 0 in an earlier
+  month.
+
+Current month (the month of `as_of`): the same rule with what is paid by `as_of`.
+Subscriptions that are active or past_due at `as_of` and whose renewal falls in this
+month but is not paid by `as_of` (not yet invoiced, draft, or open) are *waiting*:
+their expected rate goes to `waiting_mrr` (rounded per customer and plan), their
+count to `waiting_subscriptions`; a customer whose MRR fell to 0 while waiting is not
+churned, and the MRR they had is reported as `waiting_previous_mrr`, so that every
+month satisfies
+  mrr = previous mrr + new + reactivation + expansion − contraction − churn
+        − waiting_previous_mrr
+(`waiting_previous_mrr` is 0 for closed months, where this is the spec's identity).
+
+`subscriptions` counts, per customer with MRR > 0, the distinct subscriptions that have
+a counted line active at T on a (customer, plan) whose MRR is > 0.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from etl.sandbox.sim_util import months_of, prorate, round_half_up
+
+if TYPE_CHECKING:
+    from etl.sandbox.generator import Account, InvoiceFact, SubTimeline
+
+__all__ = ["MonthTruth", "Truth", "ground_truth"]
+
+
+@dataclass
+class MonthTruth:
+    mrr: int = 0
+    new: int = 0
+    reactivation: int = 0
+    expansion: int = 0
+    contraction: int = 0
+    churn: int = 0
+    customers: int = 0
+    subscriptions: int = 0
+    new_customers: int = 0
+    reactivated_customers: int = 0
+    expansion_customers: int = 0
+    contraction_customers: int = 0
+    churned_customers: int = 0
+    waiting_mrr: int = 0
+    waiting_subscriptions: int = 0
+    waiting_previous_mrr: int = 0
+    is_current: bool = False
+
+
+@dataclass
+class Truth:
+    as_of: int
+    timezone: str
+    monthly: dict[tuple[str, date], MonthTruth] = field(default_factory=dict)
+    customer_mrr: dict[str, tuple[str, int]] = field(default_factory=dict)
+    customer_month_mrr: dict[tuple[str, date], int] = field(default_factory=dict)
+    customer_plan_month_mrr: dict[tuple[str, str, date], int] = field(default_factory=dict)
+    customer_waiting_mrr: dict[str, int] = field(default_factory=dict)
+    current_month: date | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        monthly = []
+        for (cur, month), mt in sorted(self.monthly.items()):
+            row: dict[str, Any] = {"currency": cur, "month": month.isoformat()}
+            row.update(asdict(mt))
+            monthly.append(row)
+        months: dict[str, dict[str, int]] = {}
+        for (cid, month), v in sorted(self.customer_month_mrr.items()):
+            months.setdefault(cid, {})[month.isoformat()] = v
+        return {
+            "as_of": datetime.fromtimestamp(self.as_of, UTC).isoformat().replace("+00:00", "Z"),
+            "timezone": self.timezone,
+            "current_month": self.current_month.isoformat() if self.current_month else None,
+            "monthly": monthly,
+            "customer_mrr": {
+                cid: {"currency": cur, "mrr": v}
+                for cid, (cur, v) in sorted(self.customer_mrr.items())
+            },
+            "customer_month_mrr": months,
+            "customer_waiting_mrr": dict(sorted(self.customer_waiting_mrr.items())),
+        }
+
+
+def _month_starts(first: int, last: int, tz: ZoneInfo) -> tuple[list[int], list[date]]:
+    """Epoch of the first instant of each month (in tz) from first's month to the month
+    after last's, and the months as dates."""
+    d = datetime.fromtimestamp(first, tz)
+    y, m = d.year, d.month
+    starts: list[int] = []
+    months: list[date] = []
+    while True:
+        t = int(datetime(y, m, 1, tzinfo=tz).timestamp())
+        starts.append(t)
+        months.append(date(y, m, 1))
+        if t > last:
+            break
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return starts, months
+
+
+def _status_at(tl: SubTimeline, t: int) -> str | None:
+    status = None
+    for when, st in tl.status_history:
+        if when > t:
+            break
+        status = st
+    return status
+
+
+def _counted(inv: InvoiceFact | None, as_of: int) -> bool:
+    return inv is not None and inv.paid_at is not None and inv.paid_at <= as_of
+
+
+class _Rates:
+    """Σ of rates per (customer, plan, month index), and who contributed."""
+
+    def __init__(self, starts: list[int], last_index: int) -> None:
+        self.starts = starts
+        self.last = last_index  # index of the current month
+        self.sum: dict[tuple[str, str, int], Fraction] = {}
+        self.subs: dict[tuple[str, str, int], set[str]] = {}
+
+    def add(self, cust: str, plan: str, sub: str, start: int, end: int, rate: Fraction) -> None:
+        """A line active on (start, end]: it counts at month m when start < T_m <= end."""
+        starts = self.starts
+        j = bisect_right(starts, start)  # first boundary > start
+        while j < len(starts) and starts[j] <= end:
+            m = j - 1
+            if m > self.last:
+                break
+            key = (cust, plan, m)
+            self.sum[key] = self.sum.get(key, 0) + rate
+            self.subs.setdefault(key, set()).add(sub)
+            j += 1
+
+
+def _coupon_discount(acct: Account, tl: SubTimeline, gross: int, inv: InvoiceFact) -> int:
+    if tl.coupon is None or gross <= 0:
+        return 0
+    coupon = acct.catalog.coupons[tl.coupon]
+    if coupon.duration == "once":
+        applies = inv.first
+    elif coupon.duration == "repeating":
+        applies = tl.discount_end is not None and inv.created < tl.discount_end
+    else:
+        applies = True
+    if not applies:
+        return 0
+    return _discount_amount(coupon.percent_off, coupon.amount_off, gross)
+
+
+def _discount_amount(percent_off: int | None, amount_off: int | None, gross: int) -> int:
+    if percent_off is not None:
+        return round_half_up(Fraction(gross * percent_off, 100))
+    return min(amount_off or 0, gross)
+
+
+def ground_truth(
+    acct: Account, as_of: datetime | int | None = None, timezone: str = "UTC"
+) -> Truth:
+    """Expected monthly MRR and movements per currency, and MRR per customer."""
+    with acct.lock:
+        return _ground_truth(acct, as_of, timezone)
+
+
+def _ground_truth(acct: Account, as_of_in: datetime | int | None, timezone: str) -> Truth:
+    tz = ZoneInfo(timezone)
+    if as_of_in is None:
+        as_of = acct.now
+    elif isinstance(as_of_in, datetime):
+        dt = as_of_in if as_of_in.tzinfo else as_of_in.replace(tzinfo=UTC)
+        as_of = int(dt.timestamp())
+    else:
+        as_of = int(as_of_in)
+    truth = Truth(as_of=as_of, timezone=timezone)
+    timelines = [tl for tl in acct.timelines.values() if tl.created <= as_of]
+    if not timelines:
+        return truth
+    first = min(tl.created for tl in timelines)
+    starts, months = _month_starts(first, as_of, tz)
+    cur_idx = bisect_right(starts, as_of) - 1
+    truth.current_month = months[cur_idx]
+    prices = acct.catalog.prices
+    rates = _Rates(starts, cur_idx)
+    cust_currency: dict[str, str] = {}
+
+    for tl in timelines:
+        cust_currency[tl.customer] = tl.currency
+        for p in tl.periods:
+            if p.trial or not _counted(p.invoice, as_of):
+                continue
+            price = prices[p.price]
+            gross = price.unit_amount * p.quantity
+            net = gross - _coupon_discount(acct, tl, gross, p.invoice)
+            if net == 0:
+                rates.add(tl.customer, p.price, tl.id, p.start, p.end, Fraction(0))
+                continue
+            rate = Fraction(net) / months_of(price.interval or "month", price.interval_count)
+            rates.add(tl.customer, p.price, tl.id, p.start, p.end, rate)
+        for ch in tl.changes:
+            if not _counted(ch.invoice, as_of):
+                continue
+            s, e, x = ch.period_start, ch.period_end, ch.at
+            full, part = e - s, e - x
+            old = prices[ch.old_price]
+            credit = -prorate(old.unit_amount * ch.old_quantity, part, full)
+            if credit:
+                rate = Fraction(credit * full, part) / months_of(
+                    old.interval or "month", old.interval_count
+                )
+                rates.add(tl.customer, old.id, tl.id, x, e, rate)
+            if ch.new_price is not None:
+                new = prices[ch.new_price]
+                charge = prorate(new.unit_amount * ch.new_quantity, part, full)
+                if charge:
+                    rate = Fraction(charge * full, part) / months_of(
+                        new.interval or "month", new.interval_count
+                    )
+                    rates.add(tl.customer, new.id, tl.id, x, e, rate)
+
+    # MRR per customer, plan and month
+    cpm: dict[tuple[str, str, int], int] = {}
+    cm: dict[tuple[str, int], int] = {}
+    contributing: dict[tuple[str, int], set[str]] = {}
+    for key, total in rates.sum.items():
+        v = max(0, round_half_up(Fraction(total)))
+        if v <= 0:
+            continue
+        cust, _plan, m = key
+        cpm[key] = v
+        cm[(cust, m)] = cm.get((cust, m), 0) + v
+        contributing.setdefault((cust, m), set()).update(rates.subs[key])
+
+    waiting = _waiting(acct, timelines, as_of, starts, cur_idx)
+    waiting_subs: dict[str, int] = {}
+    waiting_cust: dict[str, int] = {}
+    for (cust, _plan), (total, subs) in waiting.items():
+        v = max(0, round_half_up(total))
+        waiting_cust[cust] = waiting_cust.get(cust, 0) + v
+        waiting_subs[cust] = waiting_subs.get(cust, 0) + len(subs)
+
+    # movements
+    currencies = sorted(set(cust_currency.values()))
+    monthly: dict[tuple[str, int], MonthTruth] = {
+        (cur, m): MonthTruth(is_current=(m == cur_idx))
+        for cur in currencies
+        for m in range(cur_idx + 1)
+    }
+    by_cust: dict[str, dict[int, int]] = {}
+    for (cust, m), v in cm.items():
+        by_cust.setdefault(cust, {})[m] = v
+    for cust, series in by_cust.items():
+        cur = cust_currency[cust]
+        ever = False
+        for m in range(min(series), cur_idx + 1):
+            p = series.get(m - 1, 0)
+            q = series.get(m, 0)
+            mt = monthly[(cur, m)]
+            if q > 0:
+                mt.mrr += q
+                mt.customers += 1
+                mt.subscriptions += len(contributing[(cust, m)])
+            if p == 0 and q > 0:
+                if ever:
+                    mt.reactivation += q
+                    mt.reactivated_customers += 1
+                else:
+                    mt.new += q
+                    mt.new_customers += 1
+            elif p > 0 and q > p:
+                mt.expansion += q - p
+                mt.expansion_customers += 1
+            elif p > 0 and 0 < q < p:
+                mt.contraction += p - q
+                mt.contraction_customers += 1
+            elif p > 0 and q == 0:
+                if m == cur_idx and waiting_cust.get(cust, 0) > 0:
+                    mt.waiting_previous_mrr += p
+                else:
+                    mt.churn += p
+                    mt.churned_customers += 1
+            if q > 0:
+                ever = True
+    for cust, v in waiting_cust.items():
+        if v > 0:
+            mt = monthly[(cust_currency[cust], cur_idx)]
+            mt.waiting_mrr += v
+            mt.waiting_subscriptions += waiting_subs[cust]
+
+    truth.monthly = {(cur, months[m]): mt for (cur, m), mt in monthly.items()}
+    truth.customer_month_mrr = {(c, months[m]): v for (c, m), v in cm.items()}
+    truth.customer_plan_month_mrr = {(c, k, months[m]): v for (c, k, m), v in cpm.items()}
+    truth.customer_mrr = {
+        c: (cust_currency[c], v) for (c, m), v in cm.items() if m == cur_idx and v > 0
+    }
+    truth.customer_waiting_mrr = {c: v for c, v in waiting_cust.items() if v > 0}
+    return truth
+
+
+def _waiting(
+    acct: Account,
+    timelines: list[SubTimeline],
+    as_of: int,
+    starts: list[int],
+    cur_idx: int,
+) -> dict[tuple[str, str], tuple[Fraction, set[str]]]:
+    """Expected rates of renewals in the current month not paid by as_of, per (customer, plan)."""
+    month_start, month_end = starts[cur_idx], starts[cur_idx + 1]
+    prices = acct.catalog.prices
+    out: dict[tuple[str, str], tuple[Fraction, set[str]]] = {}
+
+    def put(tl: SubTimeline, plan: str, rate: Fraction) -> None:
+        if rate == 0:
+            return
+        total, subs = out.get((tl.customer, plan), (Fraction(0), set()))
+        subs.add(tl.id)
+        out[(tl.customer, plan)] = (total + rate, subs)
+
+    for tl in timelines:
+        if _status_at(tl, as_of) not in ("active", "past_due"):
+            continue
+        current = [p for p in tl.periods if p.start <= as_of]
+        if not current:
+            continue
+        last_start = max(p.start for p in current)
+        group = [p for p in current if p.start == last_start]
+        inv = group[0].invoice
+        if not group[0].trial and last_start >= month_start and not _counted(inv, as_of):
+            # (a) this month's renewal is invoiced but not paid yet
+            for p in group:
+                price = prices[p.price]
+                gross = price.unit_amount * p.quantity
+                net = gross - _coupon_discount(acct, tl, gross, inv)
+                put(
+                    tl,
+                    p.price,
+                    Fraction(net) / months_of(price.interval or "month", price.interval_count),
+                )
+            continue
+        end = group[0].end
+        if not (as_of < end < month_end):
+            continue
+        if any(kind == "period_end" and req <= as_of for req, _eff, kind in tl.cancellations):
+            continue
+        # (b) the renewal at `end` is still to come this month: price it as it stands
+        from etl.sandbox.generator import InvoiceFact
+
+        future = InvoiceFact("upcoming", end, False)
+        for _item, history in tl.items.items():
+            state = [h for h in history if h[0] <= as_of]
+            if not state:
+                continue
+            _t, price_id, qty = state[-1]
+            price = prices[price_id]
+            gross = price.unit_amount * qty
+            net = gross - _coupon_discount(acct, tl, gross, future)
+            put(
+                tl,
+                price_id,
+                Fraction(net) / months_of(price.interval or "month", price.interval_count),
+            )
+    return out
