@@ -1320,7 +1320,7 @@ class Account:
         self._sync_sub(t, s, latest_invoice=inv)
         amount_due = self.objects["invoice"][inv]["amount_due"]
         weekly = p0.interval == "week"
-        fail = amount_due > 0 and not weekly and r.random() < 0.05
+        fail = amount_due > 0 and not weekly and r.random() < 0.08
         fin = t + 3600
         self._at(fin, self._finalize_renewal, s, inv, fail)
         lo = fin + 60

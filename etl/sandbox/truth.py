@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -190,13 +190,17 @@ def ground_truth(
         return _ground_truth(acct, as_of, timezone)
 
 
-def _ground_truth(acct: Account, as_of_in: datetime | int | None, timezone: str) -> Truth:
+def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezone: str) -> Truth:
     tz = ZoneInfo(timezone)
     if as_of_in is None:
         as_of = acct.now
     elif isinstance(as_of_in, datetime):
         dt = as_of_in if as_of_in.tzinfo else as_of_in.replace(tzinfo=UTC)
         as_of = int(dt.timestamp())
+    elif isinstance(as_of_in, date):
+        # a date means the end of that day in the time zone (like `etl recompute --as-of`)
+        nxt = as_of_in + timedelta(days=1)
+        as_of = int(datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz).timestamp()) - 1
     else:
         as_of = int(as_of_in)
     truth = Truth(as_of=as_of, timezone=timezone)
