@@ -16,12 +16,17 @@ render the old shape on demand:
   instead of `parent`/`pricing`;
 - discount: `coupon` (the full coupon) instead of `source`.
 
-Keys starting with "_" are the generator's private markers and are never rendered.
+Keys starting with "_" are the generator's private markers (top-level only, e.g.
+`_deleted`) and are never rendered.
+
+Rendering copies only what it changes: the result is a new top-level dict whose
+unchanged nested values are the stored ones, so callers serialize it (or round-trip
+it through JSON) before changing anything nested. That keeps a cold page of 100
+invoices at the cost of its JSON encoding rather than of a deep copy.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -42,19 +47,18 @@ CHARGE_OF_INVOICE = "_charge_of_invoice"
 Lookup = Callable[[str, str], "Obj | None"]
 
 
-def public(value: Any) -> Any:
-    """A deep copy without private ("_"-prefixed) keys."""
-    if isinstance(value, dict):
-        return {k: public(v) for k, v in value.items() if not k.startswith("_")}
-    if isinstance(value, list):
-        return [public(v) for v in value]
-    return value
+def public(obj: Mapping[str, Any]) -> Obj:
+    """A shallow copy without the private ("_"-prefixed) keys."""
+    # API keys are lower-case, so when the smallest key sorts after "_" (and "`")
+    # there is no private key: one C-level pass instead of a Python loop.
+    if not obj or min(obj) > "`":
+        return dict(obj)
+    return {k: v for k, v in obj.items() if not k.startswith("_")}
 
 
 def render(obj: Mapping[str, Any], shapes: str, lookup: Lookup) -> Obj:
-    """The object as the API returns it (a fresh dict the caller may change)."""
-    out = public(obj)
-    return _shape(out, shapes, lookup)
+    """The object as the API returns it; nested values may be shared with `obj`."""
+    return _shape(public(obj), shapes, lookup)
 
 
 def _shape(out: Obj, shapes: str, lookup: Lookup) -> Obj:
@@ -120,7 +124,7 @@ def plan_from_price(price: Mapping[str, Any] | None) -> Obj | None:
         "interval": recurring.get("interval"),
         "interval_count": recurring.get("interval_count", 1),
         "livemode": price.get("livemode", False),
-        "metadata": copy.deepcopy(price.get("metadata", {})),
+        "metadata": price.get("metadata", {}),
         "meter": recurring.get("meter"),
         "nickname": price.get("nickname"),
         "product": price.get("product"),
@@ -219,12 +223,14 @@ def _legacy_invoice(inv: Obj, lookup: Lookup) -> None:
     inv["charge"] = charge.get("id") if charge else None
     inv.pop("total_pretax_credit_amounts", None)
     inv.pop("amount_overpaid", None)
-    for line in inv["lines"]["data"]:
-        legacy_line(line, lookup)
+    inv["lines"]["data"] = [legacy_line(dict(line), lookup) for line in inv["lines"]["data"]]
 
 
 def _legacy_subscription(sub: Obj) -> None:
-    items = (sub.get("items") or {}).get("data") or []
+    listed = dict(sub.get("items") or {})
+    items = [dict(item) for item in listed.get("data") or []]
+    listed["data"] = items
+    sub["items"] = listed
     starts = [i.get("current_period_start") for i in items if i.get("current_period_start")]
     ends = [i.get("current_period_end") for i in items if i.get("current_period_end")]
     sub["current_period_start"] = min(starts) if starts else None
@@ -268,24 +274,28 @@ def legacy_discount(disc: Obj, lookup: Lookup) -> Obj:
 
 def _legacy_discounts_in(obj: Obj, lookup: Lookup) -> None:
     # Expanded discounts inside a legacy object are rendered in the old shape too.
-    for disc in obj.get("discounts") or []:
-        if isinstance(disc, dict) and "source" in disc:
-            legacy_discount(disc, lookup)
+    discounts = obj.get("discounts")
+    if isinstance(discounts, list) and any(isinstance(d, dict) for d in discounts):
+        obj["discounts"] = [
+            legacy_discount(dict(d), lookup) if isinstance(d, dict) and "source" in d else d
+            for d in discounts
+        ]
     if isinstance(obj.get("discount"), dict) and "source" in obj["discount"]:
-        legacy_discount(obj["discount"], lookup)
+        obj["discount"] = legacy_discount(dict(obj["discount"]), lookup)
 
 
 def _event(evt: Obj, shapes: str, lookup: Lookup) -> None:
-    data = evt.get("data") or {}
+    data = dict(evt.get("data") or {})
+    evt["data"] = data
     inner = data.get("object")
     if isinstance(inner, dict):
-        data["object"] = _shape(inner, shapes, lookup)
+        data["object"] = _shape(public(inner), shapes, lookup)
     if shapes != "legacy":
         return
     evt["api_version"] = LEGACY_API_VERSION
     prev = data.get("previous_attributes")
     if isinstance(prev, dict):
-        # Old payloads name the period on the subscription and the subscription on
-        # the invoice; drop the new-only containers from the diff.
-        prev.pop("parent", None)
-        prev.pop("pricing", None)
+        # Old payloads have no `parent`/`pricing` containers: drop them from the diff.
+        data["previous_attributes"] = {
+            k: v for k, v in prev.items() if k not in ("parent", "pricing", "payments")
+        }
