@@ -12,8 +12,10 @@ Instants are epoch seconds (UTC), months are integer indexes (see periods.py).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from itertools import groupby
@@ -24,6 +26,7 @@ from etl.metrics.periods import (
     full_period_seconds,
     month_date,
     month_grid,
+    month_index,
     months_ratio,
     round_half_up,
 )
@@ -91,11 +94,11 @@ class Params:
         return month_grid(self.timezone).month_of(self.as_of)
 
 
-# Row tuples, in column order of their tables (month as an index until written).
+# Row tuples, in column order of their tables.
 class PlanRow(NamedTuple):
     customer_id: int
     plan_id: str
-    month: int
+    month: date
     currency: str
     mrr: int
     previous_mrr: int
@@ -105,7 +108,7 @@ class PlanRow(NamedTuple):
 
 class CustomerRow(NamedTuple):
     customer_id: int
-    month: int
+    month: date
     currency: str
     mrr: int
     previous_mrr: int
@@ -118,7 +121,7 @@ class CustomerRow(NamedTuple):
 
 class Snapshot(NamedTuple):
     customer_id: int
-    month: int
+    month: date
     currency: str | None
     current_mrr: int
     current_subscription_count: int
@@ -128,23 +131,21 @@ class Snapshot(NamedTuple):
 
 @dataclass
 class CustomerResult:
-    plan_rows: list[PlanRow] = field(default_factory=list)
-    customer_rows: list[CustomerRow] = field(default_factory=list)
+    # Plain tuples in the field order of PlanRow / CustomerRow (cheaper than NamedTuples
+    # for a million rows; wrap with PlanRow._make when names help).
+    plan_rows: list[Any] = field(default_factory=list)
+    customer_rows: list[Any] = field(default_factory=list)
     snapshot: Snapshot | None = None
     unrated_lines: int = 0
 
 
 def is_counted(line: Line, params: Params) -> bool:
-    """Paid invoices count; an open one while it is at most `grace` days past due."""
+    """Paid invoices count; an open one while it is less than `grace` days past due."""
     if line.status == "paid":
         return True
     if line.status == "open" and params.past_due_grace_days > 0 and line.due is not None:
         return params.as_of < line.due + params.past_due_grace_days * DAY
     return False
-
-
-def line_value(line: Line, params: Params) -> int:
-    return line.net + line.tax if params.include_tax else line.net
 
 
 def monthly_rate(line: Line, value: int) -> Fraction | int:
@@ -160,162 +161,227 @@ def monthly_rate(line: Line, value: int) -> Fraction | int:
     return Fraction(top, num)
 
 
-def _subscription_key(line: Line) -> str:
-    return line.subscription_id or f"plan:{line.plan_id}"
+def _add_sub(subs_at: dict[tuple[str, int], Any], key: tuple[str, int], sid: str) -> None:
+    # One subscription per month is the common case: keep a str, grow to a set only when needed.
+    have = subs_at.get(key)
+    if have is None:
+        subs_at[key] = sid
+    elif isinstance(have, str):
+        if have != sid:
+            subs_at[key] = {have, sid}
+    else:
+        have.add(sid)
+
+
+def _count_subs(have: Any) -> int:
+    if have is None:
+        return 0
+    return 1 if isinstance(have, str) else len(have)
 
 
 def compute_customer(
     customer_id: int,
-    lines: Iterable[Line],
+    lines: Iterable[Line] | Iterable[tuple[Any, ...]],
     params: Params,
     expected: Iterable[ExpectedItem] = (),
     adjustments: Iterable[Adjustment] = (),
 ) -> CustomerResult:
+    """One customer's rows. Lines may be `Line`s or plain tuples in `Line`'s field order.
+
+    Internally a month is its end boundary's index `j` in the month grid (month m ends at
+    `starts[j]`), so "the previous month" is `j - 1`; rows carry the month's first day.
+    """
     grid = month_grid(params.timezone)
-    mc = params.current_month
+    starts = grid.starts
+    dates = grid.dates
+    jc = params.current_month - grid.base + 1  # boundary index ending the current month
+    include_tax = params.include_tax
+    grace = params.past_due_grace_days * DAY
+    as_of = params.as_of
     result = CustomerResult()
 
     acc: dict[tuple[str, str], dict[int, Fraction | int]] = {}
-    subs_at: dict[tuple[str, int], set[str]] = {}
+    subs_at: dict[tuple[str, int], Any] = {}
     paying_prev: set[str] = set()  # subscriptions with a positive line at the end of mc − 1
     paying_now: set[str] = set()
     tcv: dict[str, int] = {}
     last_line: dict[str, int] = {}
     any_line = False
+    seen_currencies: set[str] = set()
 
     for ln in lines:
         any_line = True
-        if not is_counted(ln, params):
+        (_, cur, plan, sub, kind, value, tax, interval, count, start, end, status, due) = ln
+        if status != "paid" and not (
+            status == "open" and grace and due is not None and as_of < due + grace
+        ):
+            seen_currencies.add(cur)
             continue
-        value = line_value(ln, params)
-        cur = ln.currency
+        if include_tax:
+            value += tax
         tcv[cur] = tcv.get(cur, 0) + value
-        when = ln.start if ln.start is not None else (ln.end or 0)
+        when = start if start is not None else (end or 0)
         if when >= last_line.get(cur, when):
             last_line[cur] = when
-        if ln.kind not in MRR_KINDS:
+        if kind != "subscription" and kind != "proration":
             continue
-        if ln.interval is None or ln.start is None or ln.end is None or ln.end <= ln.start:
+        if interval is None or start is None or end is None or end <= start:
             result.unrated_lines += 1
             continue
-        months = grid.active_months(ln.start, ln.end)
-        if months.stop > mc + 1:
-            months = range(months.start, mc + 1)
-        if not months:
+        first = bisect_right(starts, start)  # first month end > start
+        last = bisect_right(starts, end)  # one past the last month end ≤ end
+        if last > jc + 1:
+            last = jc + 1
+        if first >= last:
             continue
-        rate = monthly_rate(ln, value)
-        per_month = acc.setdefault((cur, ln.plan_id or ""), {})
-        for m in months:
-            per_month[m] = per_month.get(m, 0) + rate
+        num, den = months_ratio(interval, count or 1)
+        if kind == "proration":
+            full = full_period_seconds(end, interval, count or 1)
+            rate: Fraction | int = Fraction(value * full * den, (end - start) * num)
+        else:
+            top = value * den
+            rate = top // num if top % num == 0 else Fraction(top, num)
+        key = (cur, plan or "")
+        per_month = acc.get(key)
+        if per_month is None:
+            per_month = acc[key] = {}
+        for j in range(first, last):
+            per_month[j] = per_month.get(j, 0) + rate
         if value > 0:
-            sid = _subscription_key(ln)
-            for m in months:
-                s = subs_at.get((cur, m))
-                if s is None:
-                    subs_at[(cur, m)] = {sid}
-                else:
-                    s.add(sid)
-            if months.start <= mc - 1 < months.stop:
+            sid = sub or f"plan:{plan}"
+            for j in range(first, last):
+                _add_sub(subs_at, (cur, j), sid)
+            if first <= jc - 1 < last:
                 paying_prev.add(sid)
-            if months.start <= mc < months.stop:
+            if first <= jc < last:
                 paying_now.add(sid)
 
     # MRR(c, k, m): rounded once, half up, never below 0.
-    plan_mrr: dict[tuple[str, str], dict[int, int]] = {}
-    cust_mrr: dict[str, dict[int, int]] = {}
+    # by_month[cur][j] = {plan: q}; totals[cur][j] = Σ q
+    by_month: dict[str, dict[int, dict[str, int]]] = {}
+    totals: dict[str, dict[int, int]] = {}
     for (cur, plan), per_month in acc.items():
-        rounded = {}
-        for m, r in per_month.items():
-            v = round_half_up(r)
+        bm = by_month.get(cur)
+        if bm is None:
+            bm = by_month[cur] = {}
+            totals[cur] = {}
+        tot = totals[cur]
+        for j, r in per_month.items():
+            v = r if type(r) is int else (2 * r.numerator + r.denominator) // (2 * r.denominator)
             if v > 0:
-                rounded[m] = v
-        if rounded:
-            plan_mrr[(cur, plan)] = rounded
-            totals = cust_mrr.setdefault(cur, {})
-            for m, v in rounded.items():
-                totals[m] = totals.get(m, 0) + v
+                slot = bm.get(j)
+                if slot is None:
+                    bm[j] = {plan: v}
+                else:
+                    slot[plan] = v
+                tot[j] = tot.get(j, 0) + v
 
     # Waiting: renewals of this month not yet paid (current month only).
-    waiting_rate: dict[tuple[str, str], Fraction] = {}
-    waiting_subs: dict[str, set[str]] = {}
-    end_mc = grid.end_of(mc)
-    for it in expected:
-        if (
-            it.status not in WAITING_STATUSES
-            or it.cancel_at_period_end
-            or (it.cancel_at is not None and it.cancel_at <= end_mc)
-            or it.ended_at is not None
-            or it.subscription_id not in paying_prev
-            or it.subscription_id in paying_now
-        ):
-            continue
-        num, den = months_ratio(it.interval, it.interval_count)
-        rate = Fraction(it.amount * it.quantity * den, num)
-        if rate <= 0:
-            continue
-        key = (it.currency, it.plan_id)
-        waiting_rate[key] = waiting_rate.get(key, 0) + rate
-        waiting_subs.setdefault(it.currency, set()).add(it.subscription_id)
-    plan_waiting: dict[tuple[str, str], int] = {}
+    plan_waiting: dict[str, dict[str, int]] = {}
     cust_waiting: dict[str, int] = {}
-    for key, r in waiting_rate.items():
-        w = max(0, round_half_up(r))
-        if w:
-            plan_waiting[key] = w
-            cust_waiting[key[0]] = cust_waiting.get(key[0], 0) + w
+    waiting_subs: dict[str, set[str]] = {}
+    if expected:
+        waiting_rate: dict[tuple[str, str], Fraction] = {}
+        end_mc = starts[jc]
+        for it in expected:
+            if (
+                it.status not in WAITING_STATUSES
+                or it.cancel_at_period_end
+                or (it.cancel_at is not None and it.cancel_at <= end_mc)
+                or it.ended_at is not None
+                or it.subscription_id not in paying_prev
+                or it.subscription_id in paying_now
+            ):
+                continue
+            num, den = months_ratio(it.interval, it.interval_count)
+            wr = Fraction(it.amount * it.quantity * den, num)
+            if wr <= 0:
+                continue
+            key = (it.currency, it.plan_id)
+            waiting_rate[key] = waiting_rate.get(key, 0) + wr
+            waiting_subs.setdefault(it.currency, set()).add(it.subscription_id)
+        for (cur, plan), r in waiting_rate.items():
+            w = max(0, round_half_up(r))
+            if w:
+                plan_waiting.setdefault(cur, {})[plan] = w
+                cust_waiting[cur] = cust_waiting.get(cur, 0) + w
 
-    currencies = sorted(set(cust_mrr) | set(cust_waiting))
-    for cur in currencies:
-        totals = cust_mrr.get(cur, {})
+    plan_rows = result.plan_rows
+    cust_rows = result.customer_rows
+    empty: dict[str, int] = {}
+    for cur in sorted(set(totals) | set(cust_waiting)):
+        tot = totals.get(cur, {})
+        bm = by_month.get(cur, {})
         w_total = cust_waiting.get(cur, 0)
-        months_needed = set()
-        for m in totals:
-            if m <= mc:
-                months_needed.add(m)
-                if m + 1 <= mc:
-                    months_needed.add(m + 1)
+        pw = plan_waiting.get(cur, empty)
+        needed = set()
+        for j in tot:
+            needed.add(j)
+            if j < jc:
+                needed.add(j + 1)
         if w_total:
-            months_needed.add(mc)
-        plans = sorted(k for (c, k) in set(plan_mrr) | set(plan_waiting) if c == cur)
+            needed.add(jc)
         had_mrr = False
-        for m in sorted(months_needed):
-            p = totals.get(m - 1, 0)
-            q = totals.get(m, 0)
-            w = w_total if m == mc else 0
+        for j in sorted(needed):
+            p = tot.get(j - 1, 0)
+            q = tot.get(j, 0)
+            d = dates[j]
+            if j == jc:
+                w = w_total
+                wsubs = len(waiting_subs.get(cur, ())) if w else 0
+            else:
+                w = wsubs = 0
             qe = q + w
-            movement: str | None = None
-            amount = 0
-            if p == 0 and qe > 0:
+            if p == 0:
                 movement, amount = ("reactivation" if had_mrr else "new"), qe
-            elif p > 0 and qe > p:
+            elif qe > p:
                 movement, amount = "expansion", qe - p
-            elif p > 0 and 0 < qe < p:
+            elif qe == p:
+                movement, amount = None, 0
+            elif qe > 0:
                 movement, amount = "contraction", p - qe
-            elif p > 0 and qe == 0:
+            else:
                 movement, amount = "churn", p
-            nsubs = len(subs_at.get((cur, m), ()))
-            wsubs = len(waiting_subs.get(cur, ())) if m == mc and w_total else 0
-            result.customer_rows.append(
-                CustomerRow(customer_id, m, cur, q, p, movement, amount, nsubs, w, wsubs)
+            cust_rows.append(
+                (
+                    customer_id,
+                    d,
+                    cur,
+                    q,
+                    p,
+                    movement,
+                    amount,
+                    _count_subs(subs_at.get((cur, j))),
+                    w,
+                    wsubs,
+                )
             )
-            for k in plans:
-                per = plan_mrr.get((cur, k), {})
-                pk = per.get(m - 1, 0)
-                qk = per.get(m, 0)
-                wk = plan_waiting.get((cur, k), 0) if m == mc else 0
+            prev_plans = bm.get(j - 1, empty)
+            now_plans = bm.get(j, empty)
+            if j == jc and pw:
+                keys = sorted(set(prev_plans) | set(now_plans) | set(pw))
+            elif len(prev_plans) + len(now_plans) == 1 or prev_plans.keys() == now_plans.keys():
+                keys = sorted(now_plans or prev_plans)
+            else:
+                keys = sorted(set(prev_plans) | set(now_plans))
+            for k in keys:
+                pk = prev_plans.get(k, 0)
+                qk = now_plans.get(k, 0)
+                wk = pw.get(k, 0) if j == jc else 0
                 qek = qk + wk
-                if pk == 0 and qek == 0:
-                    continue
-                pm: str | None = None
-                if pk == 0 and qek > 0:
-                    pm = "new" if p == 0 else "moved_in"
-                elif pk > 0 and qek == 0:
+                if pk == 0:
+                    if qek == 0:
+                        continue
+                    pm: str | None = "new" if p == 0 else "moved_in"
+                elif qek == 0:
                     pm = "lost" if qe == 0 else "moved_out"
                 elif qek > pk:
                     pm = "upgrade"
                 elif qek < pk:
                     pm = "downgrade"
-                result.plan_rows.append(PlanRow(customer_id, k, m, cur, qk, pk, pm, wk))
+                else:
+                    pm = None
+                plan_rows.append((customer_id, k, d, cur, qk, pk, pm, wk))
             if q > 0:
                 had_mrr = True
 
@@ -327,29 +393,30 @@ def compute_customer(
             adj.kind == "credit_note" and adj.status == "issued"
         ):
             any_adj = True
-            value = (
-                adj.amount if (adj.kind == "refund" or params.include_tax) else adj.amount - adj.tax
-            )
+            value = adj.amount if (adj.kind == "refund" or include_tax) else adj.amount - adj.tax
             net_tcv[adj.currency] = net_tcv.get(adj.currency, 0) - value
     if any_line or any_adj:
-        current = {cur: t.get(mc, 0) for cur, t in cust_mrr.items() if t.get(mc, 0) > 0}
+        current = {cur: t[jc] for cur, t in totals.items() if t.get(jc, 0) > 0}
+        currency: str | None
         if current:
-            currency: str | None = max(current, key=lambda c: (current[c], c))
+            currency = max(current, key=lambda c: (current[c], c))
         elif last_line:
             currency = max(last_line, key=lambda c: (last_line[c], c))
         elif cust_waiting:
             currency = max(cust_waiting, key=lambda c: (cust_waiting[c], c))
         elif net_tcv:
             currency = sorted(net_tcv)[0]
+        elif seen_currencies:
+            currency = sorted(seen_currencies)[0]
         else:
             currency = None
         if currency is not None:
             result.snapshot = Snapshot(
                 customer_id,
-                mc,
+                dates[jc],
                 currency,
-                cust_mrr.get(currency, {}).get(mc, 0),
-                len(subs_at.get((currency, mc), ())),
+                totals.get(currency, {}).get(jc, 0),
+                _count_subs(subs_at.get((currency, jc))),
                 net_tcv.get(currency, 0),
                 cust_waiting.get(currency, 0),
             )
@@ -397,90 +464,94 @@ _NM = len(MONTHLY_SUMS)
 _NP = len(PLAN_SUMS)
 
 
-def customer_contribution(r: CustomerRow) -> list[int]:
-    v = [0] * _NM
-    v[0] = r.mrr
-    v[1] = r.subscriptions
-    v[2] = 1 if r.mrr > 0 else 0
-    mv, amt = r.movement, r.movement_mrr
-    if mv in ("new", "reactivation"):
-        v[3] = amt
-        v[4] = 1
-        if mv == "reactivation":
-            v[5] = amt
-            v[6] = 1
-    elif mv == "expansion":
-        v[7] = amt
-    elif mv == "contraction":
-        v[8] = amt
-    elif mv == "churn":
-        v[9] = amt
-        v[10] = 1
-    v[11] = r.waiting_mrr
-    v[12] = r.waiting_subscriptions
-    return v
-
-
-def plan_contribution(r: PlanRow) -> list[int]:
-    v = [0] * _NP
-    q, p, w = r.mrr, r.previous_mrr, r.waiting_mrr
-    qe = q + w
-    v[0] = q
-    v[1] = 1 if q > 0 else 0
-    v[2] = p
-    v[3] = 1 if p > 0 else 0
-    mv = r.movement
-    if mv == "new":
-        v[4] = qe
-        v[5] = 1
-    elif mv == "upgrade":
-        v[6] = qe - p
-        v[12] = qe - p
-    elif mv == "downgrade":
-        v[7] = p - qe
-        v[13] = p - qe
-    elif mv == "moved_in":
-        v[8] = qe
-        v[9] = 1
-        v[12] = qe
-    elif mv == "moved_out":
-        v[10] = p
-        v[11] = 1
-        v[13] = p
-    elif mv == "lost":
-        v[14] = p
-        v[15] = 1
-    v[16] = w
-    v[17] = 1 if (w > 0 and q == 0) else 0
-    return v
-
-
-def _add(target: dict[Any, list[int]], key: Any, vec: list[int], sign: int) -> None:
-    cur = target.get(key)
-    if cur is None:
-        target[key] = [sign * x for x in vec]
-    else:
-        for i, x in enumerate(vec):
-            cur[i] += sign * x
-
-
 @dataclass
 class Aggregates:
-    """Σ of per-customer contributions: (month, currency) and (month, plan, currency)."""
+    """Σ of per-customer contributions, keyed (month, currency) and (month, plan, currency).
 
-    monthly: dict[tuple[int, str], list[int]] = field(default_factory=dict)
-    by_plan: dict[tuple[int, str, str], list[int]] = field(default_factory=dict)
+    Every field is a sum of non-negative per-row terms, so subtracting a customer's old
+    rows and adding its new ones gives exactly what summing everything again gives.
+    """
+
+    monthly: dict[tuple[date, str], list[int]] = field(default_factory=dict)
+    by_plan: dict[tuple[date, str, str], list[int]] = field(default_factory=dict)
 
     def add_rows(
-        self, customer_rows: Iterable[CustomerRow], plan_rows: Iterable[PlanRow], sign: int = 1
+        self,
+        customer_rows: Iterable[tuple[Any, ...]],
+        plan_rows: Iterable[tuple[Any, ...]],
+        sign: int = 1,
     ) -> None:
-        for r in customer_rows:
-            _add(self.monthly, (r.month, r.currency), customer_contribution(r), sign)
-        for pr in plan_rows:
-            _add(self.by_plan, (pr.month, pr.plan_id, pr.currency), plan_contribution(pr), sign)
+        monthly = self.monthly
+        for _, d, cur, q, _p, mv, amt, subs, w, ws in customer_rows:
+            key = (d, cur)
+            v = monthly.get(key)
+            if v is None:
+                v = monthly[key] = [0] * _NM
+            if q:
+                v[0] += sign * q
+                v[2] += sign
+            if subs:
+                v[1] += sign * subs
+            if mv is not None:
+                if mv == "new":
+                    v[3] += sign * amt
+                    v[4] += sign
+                elif mv == "reactivation":
+                    v[3] += sign * amt
+                    v[4] += sign
+                    v[5] += sign * amt
+                    v[6] += sign
+                elif mv == "expansion":
+                    v[7] += sign * amt
+                elif mv == "contraction":
+                    v[8] += sign * amt
+                else:  # churn
+                    v[9] += sign * amt
+                    v[10] += sign
+            if w:
+                v[11] += sign * w
+                v[12] += sign * ws
+        by_plan = self.by_plan
+        for _, k, d, cur, q, p, mv, w in plan_rows:
+            key2 = (d, k, cur)
+            v = by_plan.get(key2)
+            if v is None:
+                v = by_plan[key2] = [0] * _NP
+            if q:
+                v[0] += sign * q
+                v[1] += sign
+            if p:
+                v[2] += sign * p
+                v[3] += sign
+            if mv is not None:
+                qe = q + w
+                if mv == "new":
+                    v[4] += sign * qe
+                    v[5] += sign
+                elif mv == "upgrade":
+                    v[6] += sign * (qe - p)
+                    v[12] += sign * (qe - p)
+                elif mv == "downgrade":
+                    v[7] += sign * (p - qe)
+                    v[13] += sign * (p - qe)
+                elif mv == "moved_in":
+                    v[8] += sign * qe
+                    v[9] += sign
+                    v[12] += sign * qe
+                elif mv == "moved_out":
+                    v[10] += sign * p
+                    v[11] += sign
+                    v[13] += sign * p
+                else:  # lost
+                    v[14] += sign * p
+                    v[15] += sign
+            if w:
+                v[16] += sign * w
+                if not q:
+                    v[17] += sign
 
     def prune(self) -> None:
-        """Drop keys no customer contributes to any more (all sums are of non-negative terms)."""
+        """Drop keys no customer contributes to any more."""
         self.monthly = {k: v for k, v in self.monthly.items() if any(v)}
         self.by_plan = {k: v for k, v in self.by_plan.items() if any(v)}
 
@@ -488,17 +559,12 @@ class Aggregates:
     def from_tables(
         cls, monthly_rows: Iterable[Mapping[str, Any]], plan_rows: Iterable[Mapping[str, Any]]
     ) -> Aggregates:
-        from etl.metrics.periods import month_index
-
+        """The sums back from stored native `mrr_monthly` and `mrr_by_plan` rows."""
         agg = cls()
         for r in monthly_rows:
-            agg.monthly[(month_index(r["month"]), r["currency"])] = [
-                int(r[f] if f != "new_mrr" else r["new_mrr"]) for f in MONTHLY_SUMS
-            ]
+            agg.monthly[(r["month"], r["currency"])] = [int(r[f]) for f in MONTHLY_SUMS]
         for r in plan_rows:
-            agg.by_plan[(month_index(r["month"]), r["plan_id"], r["currency"])] = [
-                int(r[f]) for f in PLAN_SUMS
-            ]
+            agg.by_plan[(r["month"], r["plan_id"], r["currency"])] = [int(r[f]) for f in PLAN_SUMS]
         return agg
 
 
@@ -509,29 +575,29 @@ def _arpa(mrr: int, customers: int) -> int:
 def monthly_rows(agg: Aggregates, current_month: int) -> list[dict[str, Any]]:
     """Native-currency `mrr_monthly` rows (basis='native')."""
     out = []
-    for (m, cur), v in sorted(agg.monthly.items()):
-        d = dict(zip(MONTHLY_SUMS, v, strict=True))
-        out.append(_finish_monthly(d, m, cur, "native", current_month))
+    for (d, cur), v in sorted(agg.monthly.items()):
+        row = dict(zip(MONTHLY_SUMS, v, strict=True))
+        out.append(_finish_monthly(row, d, cur, "native", current_month))
     return out
 
 
 def _finish_monthly(
-    d: dict[str, Any], m: int, cur: str, basis: str, current_month: int
+    row: dict[str, Any], d: date, cur: str, basis: str, current_month: int
 ) -> dict[str, Any]:
-    d.update(
-        month=month_date(m),
+    row.update(
+        month=d,
         currency=cur,
         basis=basis,
-        upgrade_mrr=d["expansion_mrr"],
-        downgrade_mrr=d["contraction_mrr"],
-        change_in_mrr=d["expansion_mrr"] - d["contraction_mrr"],
-        arr=12 * d["mrr"],
-        arpa=_arpa(d["mrr"], d["customers"]),
-        is_current=(m == current_month),
+        upgrade_mrr=row["expansion_mrr"],
+        downgrade_mrr=row["contraction_mrr"],
+        change_in_mrr=row["expansion_mrr"] - row["contraction_mrr"],
+        arr=12 * row["mrr"],
+        arpa=_arpa(row["mrr"], row["customers"]),
+        is_current=(month_index(d) == current_month),
     )
-    d.setdefault("fx_impact_mrr", 0)
-    d.setdefault("missing_rates", None)
-    return d
+    row.setdefault("fx_impact_mrr", 0)
+    row.setdefault("missing_rates", None)
+    return row
 
 
 MONEY_MONTHLY = {
@@ -551,19 +617,20 @@ def reporting_rows(
     reporting_currency: str,
     current_month: int,
 ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
-    """Converted totals (basis='reporting'): each currency's figures of month m × its rate of m,
-    rounded half up per currency; `fx_impact_mrr` closes the movement identity exactly.
+    """Converted totals (basis='reporting'): each currency's figures of month m × its rate of
+    m, rounded half up per currency and figure; `fx_impact_mrr` closes the movement identity
+    exactly. A currency without a rate is left out of that month's total and named in
+    `missing_rates`. `rates` is keyed (currency, month index).
 
-    Returns the rows and, per missing currency, the months it lacks a rate for.
+    Returns the rows and, per missing currency, the months (YYYY-MM) it lacks a rate for.
     """
-    months = sorted({m for m, _ in agg.monthly})
     by_month: dict[int, list[tuple[str, list[int]]]] = {}
-    for (m, cur), v in agg.monthly.items():
-        by_month.setdefault(m, []).append((cur, v))
+    for (d, cur), v in agg.monthly.items():
+        by_month.setdefault(month_index(d), []).append((cur, v))
     missing: dict[str, list[str]] = {}
     out = []
     prev_mrr: dict[int, int] = {}
-    for m in months:
+    for m in sorted(by_month):
         total = dict.fromkeys(MONTHLY_SUMS, 0)
         lacking: list[str] = []
         for cur, v in sorted(by_month[m]):
@@ -578,35 +645,36 @@ def reporting_rows(
                 continue
             for name, x in zip(MONTHLY_SUMS, v, strict=True):
                 total[name] += round_half_up(rate * x) if name in MONEY_MONTHLY else x
-        before = prev_mrr.get(m - 1, 0)
         explained = (
-            before
+            prev_mrr.get(m - 1, 0)
             + total["new_mrr"]
             + total["expansion_mrr"]
             - total["contraction_mrr"]
             - total["lost_mrr"]
         )
-        d: dict[str, Any] = dict(total)
-        d["fx_impact_mrr"] = total["mrr"] + total["waiting_mrr"] - explained
-        d["missing_rates"] = ",".join(lacking) if lacking else None
+        row: dict[str, Any] = dict(total)
+        row["fx_impact_mrr"] = total["mrr"] + total["waiting_mrr"] - explained
+        row["missing_rates"] = ",".join(lacking) if lacking else None
         prev_mrr[m] = total["mrr"]
-        out.append(_finish_monthly(d, m, reporting_currency, "reporting", current_month))
+        out.append(
+            _finish_monthly(row, month_date(m), reporting_currency, "reporting", current_month)
+        )
     return out, missing
 
 
 def by_plan_rows(agg: Aggregates, plan_names: Mapping[str, str | None]) -> list[dict[str, Any]]:
     out = []
-    for (m, plan, cur), v in sorted(agg.by_plan.items()):
-        d: dict[str, Any] = dict(zip(PLAN_SUMS, v, strict=True))
-        d.update(
-            month=month_date(m),
+    for (d, plan, cur), v in sorted(agg.by_plan.items()):
+        row: dict[str, Any] = dict(zip(PLAN_SUMS, v, strict=True))
+        row.update(
+            month=d,
             plan_id=plan,
             currency=cur,
             plan_name=plan_names.get(plan),
-            end_of_term_mrr=d["total_mrr"] + d["waiting_mrr"],
-            end_of_term_customers=d["total_customers"] + d["waiting_customers"],
+            end_of_term_mrr=row["total_mrr"] + row["waiting_mrr"],
+            end_of_term_customers=row["total_customers"] + row["waiting_customers"],
         )
-        out.append(d)
+        out.append(row)
     return out
 
 

@@ -91,9 +91,13 @@ class MonthGrid:
         self.timezone = timezone
         self.base = first_year * 12
         self.starts: list[int] = []
+        # dates[j] = first day of the month that ends at starts[j]
+        self.dates: list[date] = [date(1, 1, 1)]
         for m in range(first_year * 12, (last_year + 1) * 12 + 1):
             local = datetime(m // 12, m % 12 + 1, 1, tzinfo=tz)
             self.starts.append(int(local.astimezone(UTC).timestamp()))
+            self.dates.append(month_date(m))
+        self.dates.pop()
 
     def month_of(self, sec: int) -> int:
         """Month index of the month containing the instant (start ≤ sec < next start)."""

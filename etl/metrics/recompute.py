@@ -14,6 +14,7 @@ This is the only place that reads the clock (`as_of` defaults to now).
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -146,7 +147,8 @@ def _lines_sql(conn: Connection, where: str = "") -> str:
     )
 
 
-def _stream_lines(conn: Connection, where: str = "") -> Iterator[Line]:
+def _stream_lines(conn: Connection, where: str = "") -> Iterator[tuple[Any, ...]]:
+    """Revenue lines as plain tuples in `Line` field order, in customer order."""
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     if conn.dialect.name == "postgresql":
@@ -156,13 +158,11 @@ def _stream_lines(conn: Connection, where: str = "") -> Iterator[Line]:
         cur = dbapi.cursor()
     try:
         cur.execute(_lines_sql(conn, where))
-        make = Line._make
         while True:
             batch = cur.fetchmany(FETCH)
             if not batch:
                 break
-            for row in batch:
-                yield make(row)
+            yield from batch
     finally:
         cur.close()
 
@@ -220,7 +220,10 @@ def _adjustments(conn: Connection, where: str = "") -> dict[int, list[Adjustment
 
 
 class _Writer:
-    """Bulk INSERTs through the driver (executemany), the fastest path on both databases."""
+    """Bulk INSERTs through the driver (executemany), the fastest path on both databases.
+
+    The engine's rows are already tuples in column order, so they go out unchanged.
+    """
 
     def __init__(self, conn: Connection, as_of: datetime) -> None:
         self.conn = conn
@@ -229,28 +232,20 @@ class _Writer:
         assert dbapi is not None
         self.cur = dbapi.cursor()
         self.ph = "?" if self.sqlite else "%s"
-        self._months: dict[int, Any] = {}
+        if self.sqlite:
+            # The text SQLAlchemy's SQLite DATE/DATETIME types store and parse.
+            sqlite3.register_adapter(date, date.isoformat)
         self.as_of = as_of.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else as_of
         self.plan: list[tuple[Any, ...]] = []
         self.cust: list[tuple[Any, ...]] = []
         self.snap: list[tuple[Any, ...]] = []
         self.counts = {"plan": 0, "cust": 0, "snap": 0}
 
-    def month(self, m: int) -> Any:
-        v = self._months.get(m)
-        if v is None:
-            d = month_date(m)
-            v = self._months[m] = d.isoformat() if self.sqlite else d
-        return v
-
-    def add(self, plan_rows: list[PlanRow], cust_rows: list[CustomerRow], snap: Any) -> None:
-        month = self.month
-        for r in plan_rows:
-            self.plan.append((r[0], r[1], month(r[2]), *r[3:]))
-        for c in cust_rows:
-            self.cust.append((c[0], month(c[1]), *c[2:]))
+    def add(self, plan_rows: list[Any], cust_rows: list[Any], snap: Any) -> None:
+        self.plan += plan_rows
+        self.cust += cust_rows
         if snap is not None:
-            self.snap.append((snap[0], month(snap[1]), *snap[2:], self.as_of))
+            self.snap.append((*snap, self.as_of))
         if len(self.plan) + len(self.cust) >= FLUSH_ROWS:
             self.flush()
 
@@ -375,7 +370,7 @@ def _rows_of(conn: Connection, ids: Sequence[int]) -> tuple[list[CustomerRow], l
     cust = [
         CustomerRow(
             r.customer_id,
-            month_index(r.month),
+            r.month,
             r.currency,
             r.mrr,
             r.previous_mrr,
@@ -391,7 +386,7 @@ def _rows_of(conn: Connection, ids: Sequence[int]) -> tuple[list[CustomerRow], l
         PlanRow(
             r.customer_id,
             r.plan_id,
-            month_index(r.month),
+            r.month,
             r.currency,
             r.mrr,
             r.previous_mrr,

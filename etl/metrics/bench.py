@@ -1,0 +1,261 @@
+"""Benchmark of the recompute: `python -m etl.metrics.bench --lines 1000000`.
+
+Builds a SQLite file with about `--lines` revenue lines (`--customers` customers over
+five years: monthly, quarterly and yearly plans, upgrades with proration lines, one-time
+purchases, some unpaid invoices), then prints:
+
+- the time of a plain SELECT of the same lines (the floor any recompute pays),
+- the full recompute time, its ratio to the SELECT, and the process's peak memory,
+- the incremental recompute time after a change to 1 % of the customers, as a share
+  of the full time, and whether its result equals a fresh full recompute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import resource
+import sqlite3
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from etl.config import load_settings
+from etl.db.engine import make_engine
+from etl.db.schema import init_db
+from etl.metrics.periods import add_months
+from etl.metrics.recompute import _lines_sql, recompute
+from etl.metrics.revenue import mark_dirty
+
+PLANS = [
+    # id, amount, interval, count
+    *[(f"m{a}", a * 100, "month", 1) for a in (9, 19, 29, 49, 79, 99, 149, 199, 299, 499)],
+    *[(f"q{a}", a * 100, "month", 3) for a in (79, 249)],
+    *[(f"y{a}", a * 100, "year", 1) for a in (99, 199, 499, 999)],
+    *[(f"w{a}", a * 100, "week", 1) for a in (5,)],
+]
+TS = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _ts(d: datetime) -> str:
+    return d.strftime(TS)
+
+
+def generate(path: Path, lines: int, customers: int, seed: int = 7) -> int:
+    """Write customers, plans and revenue lines straight through sqlite3 (fast)."""
+    if path.exists():
+        path.unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{path}")
+    init_db(engine)
+    engine.dispose()
+    rnd = random.Random(seed)
+    now = _ts(datetime(2025, 1, 1))
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    db.executemany(
+        "INSERT INTO plans (id, source, name, amount, currency, type, interval, interval_count, "
+        "usage_type, active, deleted, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [(p, "api", p, a, "usd", "recurring", i, c, "licensed", 1, 0, now) for p, a, i, c in PLANS],
+    )
+    db.executemany(
+        "INSERT INTO customers (id, source, deleted, updated_at, currency) VALUES (?,?,?,?,?)",
+        [(i, "api", 0, now, "usd" if i % 10 else "eur") for i in range(1, customers + 1)],
+    )
+    per_customer = lines / customers
+    start0 = datetime(2020, 1, 1)
+    horizon = datetime(2025, 1, 1)
+    cols = (
+        "customer_id, source, invoice_id, line_id, plan_id, subscription_id, kind, currency, "
+        "amount, discount_amount, tax_amount, net_amount, quantity, interval, interval_count, "
+        "period_start, period_end, invoice_status, due_date, paid_at, updated_at"
+    )
+    sql = f"INSERT INTO revenue_lines ({cols}) VALUES ({','.join('?' * 21)})"
+    batch: list[tuple[object, ...]] = []
+    n = 0
+    seq = 0
+    for cid in range(1, customers + 1):
+        cur = "usd" if cid % 10 else "eur"
+        target = rnd.randint(1, max(1, int(2 * per_customer) - 1))
+        plan = rnd.choice(PLANS[:10]) if rnd.random() < 0.85 else rnd.choice(PLANS)
+        latest = max(1, 5 * 365 - 31 * target)  # start early enough for the lines to fit
+        d = start0 + timedelta(days=rnd.randrange(0, latest), seconds=rnd.randrange(86400))
+        sub = f"sub_{cid}"
+        made = 0
+        while made < target and d < horizon:
+            pid, amount, interval, count = plan
+            qty = 1 + (cid % 3 == 0) * rnd.randrange(0, 5)
+            if interval == "month":
+                end = add_months(d, count)
+            elif interval == "year":
+                end = add_months(d, 12 * count)
+            else:
+                end = d + timedelta(weeks=count)
+            status = (
+                "paid" if rnd.random() > 0.01 else rnd.choice(("open", "void", "uncollectible"))
+            )
+            net = amount * qty
+            disc = net // 5 if cid % 7 == 0 else 0
+            seq += 1
+            batch.append(
+                (
+                    cid, "stripe", f"in_{seq}", f"il_{seq}", pid, sub, "subscription", cur,
+                    net, disc, 0, net - disc, qty, interval, count, _ts(d), _ts(end), status,
+                    _ts(d + timedelta(days=30)), _ts(d) if status == "paid" else None, now,
+                )
+            )  # fmt: skip
+            made += 1
+            r = rnd.random()
+            if r < 0.03 and made < target:
+                # Upgrade half-way: credit for the old plan, charge for the new one.
+                new = rnd.choice(PLANS[:10])
+                mid = d + (end - d) / 2
+                if new[2] == "month" and new[3] == 1 and interval == "month" and count == 1:
+                    for sign, p2 in ((-1, plan), (1, new)):
+                        seq += 1
+                        v = sign * p2[1] * qty // 2
+                        batch.append(
+                            (
+                                cid, "stripe", f"in_{seq}", f"il_{seq}", p2[0], sub, "proration",
+                                cur, v, 0, 0, v, qty, "month", 1, _ts(mid), _ts(end), "paid",
+                                None, _ts(mid), now,
+                            )
+                        )  # fmt: skip
+                        made += 1
+                    plan = new
+            elif r < 0.08:
+                seq += 1
+                batch.append(
+                    (
+                        cid, "stripe", f"in_{seq}", f"il_{seq}", None, None, "one_time", cur,
+                        5000, 0, 0, 5000, 1, None, None, _ts(d), _ts(d), "paid", None, _ts(d), now,
+                    )
+                )  # fmt: skip
+                made += 1
+            elif r < 0.10:
+                plan = rnd.choice(PLANS)
+            if r > 0.995:
+                d = add_months(end, rnd.randrange(1, 6))  # a gap: churn, then reactivation
+            else:
+                d = end
+        n += made
+        if len(batch) >= 50_000:
+            db.executemany(sql, batch)
+            batch = []
+    if batch:
+        db.executemany(sql, batch)
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.execute("ANALYZE")
+    db.close()
+    return n
+
+
+def _select_time(path: Path) -> tuple[float, int]:
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        sql = _lines_sql(conn)
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        t = time.perf_counter()
+        cur = dbapi.cursor()
+        cur.execute(sql)
+        rows = 0
+        while batch := cur.fetchmany(20_000):
+            rows += len(batch)
+        elapsed = time.perf_counter() - t
+        cur.close()
+    engine.dispose()
+    return elapsed, rows
+
+
+def _digest(path: Path) -> str:
+    db = sqlite3.connect(path)
+    h = hashlib.sha256()
+    for table, order in (
+        ("customer_plan_mrr", "customer_id, plan_id, month, currency"),
+        ("customer_mrr", "customer_id, month, currency"),
+        ("customer_snapshots", "customer_id"),
+        ("mrr_monthly", "month, currency, basis"),
+        ("mrr_by_plan", "month, plan_id, currency"),
+    ):
+        cols = (
+            "*"
+            if table != "customer_snapshots"
+            else "customer_id, month, currency, current_mrr, current_subscription_count, total_contract_value, waiting_mrr"
+        )
+        for row in db.execute(f"SELECT {cols} FROM {table} ORDER BY {order}"):
+            h.update(repr(row).encode())
+    db.close()
+    return h.hexdigest()[:16]
+
+
+def _peak_mb() -> float:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 1024 if sys.platform != "darwin" else rss / 1024 / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m etl.metrics.bench", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--customers", type=int, default=None, help="default: lines / 20")
+    ap.add_argument("--db", type=Path, default=Path("bench_metrics.db"))
+    ap.add_argument("--reuse", action="store_true", help="reuse an existing --db file")
+    ap.add_argument("--no-verify", action="store_true", help="skip the incremental = full check")
+    args = ap.parse_args(argv)
+    customers = args.customers or max(1, args.lines // 20)
+    if not (args.reuse and args.db.exists()):
+        t = time.perf_counter()
+        n = generate(args.db, args.lines, customers)
+        print(
+            f"generated {n} revenue lines for {customers} customers in {time.perf_counter() - t:.1f}s -> {args.db}"
+        )
+    rss_before = _peak_mb()
+    settings = load_settings(database_url=f"sqlite:///{args.db.resolve()}")
+    engine = make_engine(settings.db_url)
+    as_of = datetime(2024, 12, 20)
+
+    sel, rows = _select_time(args.db)
+    print(f"plain SELECT of {rows} lines (same columns and order): {sel:.2f}s")
+    rep = recompute(engine, settings, as_of=as_of, full=True)
+    full_s = rep.duration_s
+    print(
+        f"full recompute: {full_s:.2f}s for {rep.lines} lines / {rep.customers} customers "
+        f"({rep.customer_rows} customer-months, {rep.plan_rows} customer-plan-months); "
+        f"{full_s / sel:.1f}x the SELECT"
+    )
+    print(
+        f"peak memory (max RSS of the process): {_peak_mb():.0f} MB (before the run: {rss_before:.0f} MB)"
+    )
+
+    # Change 1 % of the customers: every line of theirs gets 1 more cent.
+    rnd = random.Random(11)
+    changed = rnd.sample(range(1, customers + 1), max(1, customers // 100))
+    with engine.begin() as conn:
+        ids = ",".join(map(str, changed))
+        conn.exec_driver_sql(
+            f"UPDATE revenue_lines SET net_amount = net_amount + 1, amount = amount + 1 WHERE customer_id IN ({ids})"
+        )
+        mark_dirty(conn, changed, datetime(2024, 12, 20, 1))
+    inc = recompute(engine, settings, as_of=as_of)
+    print(
+        f"incremental recompute after a change to {len(changed)} customers (1 %): "
+        f"{inc.duration_s:.3f}s = {100 * inc.duration_s / full_s:.1f} % of the full time"
+    )
+    if not args.no_verify:
+        d_inc = _digest(args.db)
+        recompute(engine, settings, as_of=as_of, full=True)
+        d_full = _digest(args.db)
+        print(f"incremental result equals a full recompute: {'yes' if d_inc == d_full else 'NO'}")
+    engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
