@@ -83,6 +83,7 @@ class Truth:
     customer_month_mrr: dict[tuple[str, date], int] = field(default_factory=dict)
     customer_plan_month_mrr: dict[tuple[str, str, date], int] = field(default_factory=dict)
     customer_waiting_mrr: dict[str, int] = field(default_factory=dict)
+    customer_currency: dict[str, str] = field(default_factory=dict)
     current_month: date | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -325,6 +326,7 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
         c: (cust_currency[c], v) for (c, m), v in cm.items() if m == cur_idx and v > 0
     }
     truth.customer_waiting_mrr = {c: v for c, v in waiting_cust.items() if v > 0}
+    truth.customer_currency = cust_currency
     return truth
 
 
