@@ -110,9 +110,16 @@ class Daemon:
     # ------------------------------------------------------------------ API
 
     def _start_api(self) -> None:
+        from etl.cli.api import is_loopback
         from etl.serving import ApiThread, build_app
 
-        self._api = ApiThread(build_app(self.container), self.host, self.port).start()
+        # As `etl serve` decides: HTTPS required when binding a non-loopback address,
+        # unless ETL_REQUIRE_HTTPS says otherwise (a TLS proxy sets X-Forwarded-Proto).
+        require_https = self.container.settings.require_https
+        if require_https is None:
+            require_https = not is_loopback(self.host)
+        app = build_app(self.container, require_https=require_https)
+        self._api = ApiThread(app, self.host, self.port).start()
         log.info("api_serving", url=f"http://{self.host}:{self._api.port}")
 
     def _stop_api(self) -> None:

@@ -219,3 +219,42 @@ def chart_cmd(
             "no MRR to draw" + (f" in {currency}" if currency else "") + ": run `etl sync` first"
         )
     typer.echo(f"Wrote {files.png} and {files.html}")
+
+
+@app.command("demo")
+def demo_cmd(
+    no_serve: bool = typer.Option(False, "--no-serve", help="Stop after the table and the chart."),
+    db: Path | None = typer.Option(
+        None, "--db", help="SQLite file of the demo (default ./etl-demo.db, rebuilt each run)."
+    ),
+    customers: int = typer.Option(300, "--customers", min=1, help="Customers to generate."),
+    months: int = typer.Option(24, "--months", min=1, max=120, help="Months of history."),
+    seed: int = typer.Option(42, "--seed", help="The same seed gives the same account."),
+    host: str = typer.Option("127.0.0.1", "--host", help="API address."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="API port (0: any free one)."),
+) -> None:
+    """The whole pipeline on a generated account, no Stripe key needed.
+
+    Generates an account, serves it as a local Stripe, syncs, recomputes, prints the MRR
+    table, writes the MRR picture next to the database, then serves the API (unless
+    --no-serve).
+    """
+    import sys
+
+    from rich.console import Console
+
+    from etl.demo import DEFAULT_DB, DemoOptions, run_demo
+
+    # Off a terminal (a pipe, a test), a fixed width keeps the table's columns whole.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    opts = DemoOptions(
+        db=db if db is not None else Path(DEFAULT_DB),
+        db_given=db is not None,
+        customers=customers,
+        months=months,
+        seed=seed,
+        serve=not no_serve,
+        host=host,
+        port=port,
+    )
+    run_demo(opts, console)
