@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import signal
+import sys
 import threading
 from datetime import UTC, date, datetime
 from datetime import time as dt_time
@@ -109,6 +111,7 @@ def serve(
     )
     typer.echo(f"Request counters: curl {base_url}/_sandbox/stats")
     typer.echo("Serving until Ctrl-C.", err=True)
+    sys.stdout.flush()  # scripts read the base URL from a pipe while we serve
     _wait_for_signal()
     server.stop()
 
@@ -150,4 +153,5 @@ def truth(
     account = _generate(customers, months, seed, end)
     from etl.sandbox.truth import ground_truth
 
-    typer.echo(ground_truth(account, as_of=as_of_date, timezone=timezone).to_json())
+    result = ground_truth(account, as_of=as_of_date, timezone=timezone).to_json()
+    typer.echo(result if isinstance(result, str) else json.dumps(result, indent=2, sort_keys=True))
