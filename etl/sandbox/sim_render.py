@@ -1,6 +1,8 @@
 """Builders of Stripe objects in the current API's shapes (API version 2026-10-28.endive).
 
-Every builder returns a NEW dict. The simulation never mutates an object once it is in
+Every builder returns a NEW dict (line and invoice builders share, through the
+account's `cache`, the nested dicts that are identical across objects: a line's
+`pricing`, a subscription item line's `parent`, an invoice's `parent`). The simulation never mutates an object once it is in
 `Account.objects`: a change builds a new dict (copy-on-write) and replaces the old one.
 That is what lets an event's `data.object` be the object itself, with no copying, and
 stay a faithful snapshot. Nested constants below are shared between objects and must
@@ -224,7 +226,63 @@ def discount_obj(
     }
 
 
+def _line_parent(
+    cache: dict[Any, Obj],
+    sub_id: str | None,
+    si_id: str | None,
+    ii_id: str | None,
+    proration: bool,
+    credited: Obj | None,
+) -> Obj:
+    if si_id is not None and ii_id is None and not proration:
+        # a subscription item's own line: the same parent on every invoice, shared
+        cached = cache.get((sub_id, si_id))
+        if cached is not None:
+            return cached
+    details = {"credited_items": credited} if credited else _NO_PRORATION_DETAILS
+    if si_id is not None:
+        parent: Obj = {
+            "type": "subscription_item_details",
+            "invoice_item_details": None,
+            "subscription_item_details": {
+                "invoice_item": ii_id,
+                "proration": proration,
+                "proration_details": details,
+                "subscription": sub_id,
+                "subscription_item": si_id,
+            },
+        }
+        if ii_id is None and not proration:
+            cache[(sub_id, si_id)] = parent
+        return parent
+    return {
+        "type": "invoice_item_details",
+        "invoice_item_details": {
+            "invoice_item": ii_id,
+            "proration": proration,
+            "proration_details": details,
+            "subscription": sub_id,
+        },
+        "subscription_item_details": None,
+    }
+
+
+def _pricing(
+    cache: dict[Any, Obj], price_id: str | None, product_id: str | None, unit_amount: int | None
+) -> Obj:
+    cached = cache.get(("pricing", price_id))
+    if cached is None:
+        cached = {
+            "type": "price_details",
+            "price_details": {"price": price_id, "product": product_id},
+            "unit_amount_decimal": None if unit_amount is None else str(unit_amount),
+        }
+        cache[("pricing", price_id)] = cached
+    return cached
+
+
 def line_obj(
+    cache: dict[Any, Obj],
     lid: str,
     inv_id: str,
     currency: str,
@@ -245,30 +303,6 @@ def line_obj(
     taxes: list[Obj],
     credited: Obj | None,
 ) -> Obj:
-    details = {"credited_items": credited} if credited else _NO_PRORATION_DETAILS
-    if si_id is not None:
-        parent: Obj = {
-            "type": "subscription_item_details",
-            "invoice_item_details": None,
-            "subscription_item_details": {
-                "invoice_item": ii_id,
-                "proration": proration,
-                "proration_details": details,
-                "subscription": sub_id,
-                "subscription_item": si_id,
-            },
-        }
-    else:
-        parent = {
-            "type": "invoice_item_details",
-            "invoice_item_details": {
-                "invoice_item": ii_id,
-                "proration": proration,
-                "proration_details": details,
-                "subscription": sub_id,
-            },
-            "subscription_item_details": None,
-        }
     return {
         "id": lid,
         "object": "line_item",
@@ -281,14 +315,10 @@ def line_obj(
         "invoice": inv_id,
         "livemode": False,
         "metadata": _EMPTY_META,
-        "parent": parent,
+        "parent": _line_parent(cache, sub_id, si_id, ii_id, proration, credited),
         "period": {"end": period_end, "start": period_start},
         "pretax_credit_amounts": _EMPTY_LIST,
-        "pricing": {
-            "type": "price_details",
-            "price_details": {"price": price_id, "product": product_id},
-            "unit_amount_decimal": None if unit_amount is None else str(unit_amount),
-        },
+        "pricing": _pricing(cache, price_id, product_id, unit_amount),
         "quantity": quantity,
         "quantity_decimal": None if quantity is None else str(quantity),
         "subscription": sub_id,
@@ -354,6 +384,7 @@ def invoiceitem_obj(
 
 
 def invoice_obj(
+    cache: dict[Any, Obj],
     inv_id: str,
     customer: Obj,
     sub_id: str | None,
@@ -374,11 +405,14 @@ def invoice_obj(
 ) -> Obj:
     parent: Obj | None = None
     if sub_id is not None:
-        parent = {
-            "type": "subscription_details",
-            "quote_details": None,
-            "subscription_details": {"metadata": _EMPTY_META, "subscription": sub_id},
-        }
+        parent = cache.get(("invoice_parent", sub_id))
+        if parent is None:
+            parent = {
+                "type": "subscription_details",
+                "quote_details": None,
+                "subscription_details": {"metadata": _EMPTY_META, "subscription": sub_id},
+            }
+            cache[("invoice_parent", sub_id)] = parent
     return {
         "id": inv_id,
         "object": "invoice",
