@@ -30,7 +30,7 @@ from tenacity import (
 )
 
 from etl.db.models import JobRun
-from etl.errors import UsageError
+from etl.errors import EtlError, UsageError
 from etl.logs import get_logger, redact_value
 
 if TYPE_CHECKING:
@@ -116,9 +116,11 @@ def _retryable(exc: BaseException) -> bool:
 
 
 def describe_error(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    if not str(exc) or type(exc).__module__ not in ("etl.errors", "etl.config"):
-        text = f"{type(exc).__name__}: {text}" if str(exc) else text
+    """Our own errors carry a message meant for the user; others get their type too."""
+    if isinstance(exc, EtlError | JobSkipped) and str(exc):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return str(redact_value(text))[:MAX_ERROR_CHARS]
 
 
@@ -220,12 +222,20 @@ def run_job(
         reraise=True,
     )
     attempts = 0
+    last_exc: Exception | None = None
     status, counts, error = "ok", {}, None
     try:
         for attempt in retrying:
             with attempt:
+                if attempts and ctx.stop.is_set() and last_exc is not None:
+                    # Asked to stop while waiting to retry: no new attempt.
+                    raise last_exc
                 attempts += 1
-                counts = counts_of(fn(container, ctx))
+                try:
+                    counts = counts_of(fn(container, ctx))
+                except Exception as exc:
+                    last_exc = exc
+                    raise
     except JobSkipped as exc:
         status, error = "skipped", describe_error(exc)
     except Exception as exc:

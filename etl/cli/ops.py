@@ -87,13 +87,17 @@ def run_job_cmd(
 def schedule_cmd(
     crontab: bool = typer.Option(False, "--crontab", help="Print crontab lines instead."),
     etl_path: str = typer.Option("etl", "--etl", help="Path of the etl command in crontab lines."),
+    workdir: str | None = typer.Option(
+        None, "--workdir", help="Directory to cd into first (where .env lives)."
+    ),
+    log: str | None = typer.Option(None, "--log", help="File the crontab lines append output to."),
 ) -> None:
     """Show the schedule the daemon runs (or the same schedule as crontab lines)."""
     from jobs import schedule as sched
 
     c = container()
     if crontab:
-        typer.echo(sched.crontab(c.settings, etl=etl_path), nl=False)
+        typer.echo(sched.crontab(c.settings, etl=etl_path, workdir=workdir, log=log), nl=False)
         return
     for e in sched.schedule(c.settings):
         typer.echo(f"{e.name:<10} {e.cron:<16} {' → '.join(e.jobs):<22} {e.description}")
