@@ -12,10 +12,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 
-from etl.api.state import api_state, require_key
+from etl.api.state import api_state, require_key, single_valued_params
 from etl.report.chart import load_series, render_html
 
-router = APIRouter(tags=["chart"], dependencies=[Depends(require_key)])
+router = APIRouter(
+    tags=["chart"], dependencies=[Depends(require_key), Depends(single_valued_params)]
+)
 
 
 @router.get("/chart", response_class=HTMLResponse, include_in_schema=False)

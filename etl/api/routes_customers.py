@@ -15,12 +15,16 @@ from etl.api.docs import body, errors, ok
 from etl.api.errors import ApiError, not_found
 from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import Customer, CustomerCreate, CustomerList, CustomerUpdate
-from etl.api.state import api_state, require_key
+from etl.api.state import api_state, require_key, single_valued_params
 from etl.db.models import Customer as CustomerRow
 from etl.db.models import CustomerSnapshot
 from etl.lookups import resolve_customer
 
-router = APIRouter(prefix="/v2", tags=["customers"], dependencies=[Depends(require_key)])
+router = APIRouter(
+    prefix="/v2",
+    tags=["customers"],
+    dependencies=[Depends(require_key), Depends(single_valued_params)],
+)
 
 CUSTOMERS = CustomerRow.__table__  # type: ignore[attr-defined]
 SNAPSHOTS = CustomerSnapshot.__table__  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import Connection, select
 from starlette.responses import Response
 
@@ -16,12 +16,14 @@ from etl.api.docs import errors, ok
 from etl.api.errors import ApiError
 from etl.api.http import cached
 from etl.api.schemas import Mrr, MrrByPlan, MrrList, NoData
-from etl.api.state import api_state, require_key
+from etl.api.state import api_state, require_key, single_valued_params
 from etl.config import Settings
 from etl.db.models import MrrByPlan as MrrByPlanRow
 from etl.db.models import MrrMonthly
 
-router = APIRouter(prefix="/v2", tags=["mrr"], dependencies=[Depends(require_key)])
+router = APIRouter(
+    prefix="/v2", tags=["mrr"], dependencies=[Depends(require_key), Depends(single_valued_params)]
+)
 
 MONTHLY = MrrMonthly.__table__  # type: ignore[attr-defined]
 BY_PLAN = MrrByPlanRow.__table__  # type: ignore[attr-defined]
@@ -34,6 +36,8 @@ CURRENCY_DOC = (
     "converted with the loaded exchange rates) when they exist, else the native series "
     "of the account's main currency (the one with the most MRR in the latest month)."
 )
+CURRENCY_PATTERN = r"^[A-Za-z]{3}$"
+MONTH_PATTERN = r"^\d{4}-?\d{2}(-\d{2}([T ].*)?)?$"
 _MONTH = re.compile(r"^(\d{4})-?(\d{2})(?:-(\d{2})(?:[T ].*)?)?$")
 
 
@@ -136,7 +140,7 @@ def series_filter(conn: Connection, settings: Settings, currency: str | None) ->
 )
 async def all_mrr(
     request: Request,
-    currency: str | None = Query(None, description=CURRENCY_DOC, max_length=3),
+    currency: str | None = Query(None, description=CURRENCY_DOC, pattern=CURRENCY_PATTERN),
 ) -> Response:
     state = api_state(request)
     cur = check_currency_param(currency)
@@ -161,8 +165,11 @@ async def all_mrr(
 )
 async def month_mrr(
     request: Request,
-    month: str,
-    currency: str | None = Query(None, description=CURRENCY_DOC, max_length=3),
+    month: str = Path(
+        description="2016-04-01 (any day of the month), 2016-04 or 201604",
+        pattern=MONTH_PATTERN,
+    ),
+    currency: str | None = Query(None, description=CURRENCY_DOC, pattern=CURRENCY_PATTERN),
 ) -> Response:
     state = api_state(request)
     first = parse_month(month, "month")
@@ -214,9 +221,15 @@ def by_plan_dict(r: Any) -> dict[str, Any]:
 )
 async def mrr_by_plan(
     request: Request,
-    start_month: str | None = Query(None, description="first month, e.g. 2019-01-01"),
-    end_month: str | None = Query(None, description="last month (inclusive), e.g. 2019-02-01"),
-    currency: str | None = Query(None, description="only plans in this currency", max_length=3),
+    start_month: str | None = Query(
+        None, description="first month, e.g. 2019-01-01", pattern=MONTH_PATTERN
+    ),
+    end_month: str | None = Query(
+        None, description="last month (inclusive), e.g. 2019-02-01", pattern=MONTH_PATTERN
+    ),
+    currency: str | None = Query(
+        None, description="only plans in this currency", pattern=CURRENCY_PATTERN
+    ),
 ) -> Response:
     state = api_state(request)
     start = parse_month(start_month, "start_month") if start_month is not None else None

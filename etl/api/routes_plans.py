@@ -15,10 +15,12 @@ from etl.api.docs import body, errors, ok
 from etl.api.errors import ApiError, not_found
 from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import Plan, PlanCreate, PlanList
-from etl.api.state import api_state, require_key
+from etl.api.state import api_state, require_key, single_valued_params
 from etl.db.models import Plan as PlanRow
 
-router = APIRouter(prefix="/v2", tags=["plans"], dependencies=[Depends(require_key)])
+router = APIRouter(
+    prefix="/v2", tags=["plans"], dependencies=[Depends(require_key), Depends(single_valued_params)]
+)
 
 PLANS = PlanRow.__table__  # type: ignore[attr-defined]
 _P = PLANS.c

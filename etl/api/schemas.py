@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from etl.api.codes import COUNTRIES, CURRENCIES
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+EMAIL_PATTERN = r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$"
 _EMAIL = re.compile(EMAIL_PATTERN)
 MAX_AMOUNT = 10**12  # ten billion in major units: beyond it a value is a typo, not a price
 MAX_QUANTITY = 1_000_000
@@ -82,8 +82,14 @@ class CustomerList(Strict):
 
 
 def _no_nul(v: Any) -> Any:
-    if isinstance(v, str) and "\x00" in v:
-        raise ValueError("must not contain NUL characters")
+    """Text every database can store: no NUL (PostgreSQL refuses it), no lone surrogates."""
+    if isinstance(v, str):
+        if "\x00" in v:
+            raise ValueError("must not contain NUL characters")
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode text") from None
     return v
 
 

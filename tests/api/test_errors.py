@@ -112,3 +112,8 @@ def test_nul_in_url_is_400(client: TestClient) -> None:
 def test_unsupported_body_type(client: TestClient) -> None:
     r = client.post("/v2/plans", content=b"id=x", headers={"content-type": "text/plain"})
     assert r.status_code == 400
+
+
+def test_repeated_parameter_is_400(client: TestClient) -> None:
+    r = client.get("/v2/customers?limit=5&limit=6")
+    assert r.status_code == 400 and r.json()["error"]["param"] == "limit"
