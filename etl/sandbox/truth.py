@@ -22,15 +22,16 @@ the invoice objects, so that the truth and the invoice lines check each other:
   month.
 
 Current month (the month of `as_of`): the same rule with what is paid by `as_of`.
-Subscriptions that are active or past_due at `as_of` and whose renewal falls in this
-month but is not paid by `as_of` (not yet invoiced, draft, or open) are *waiting*:
-their expected rate goes to `waiting_mrr` (rounded per customer and plan), their
-count to `waiting_subscriptions`; a customer whose MRR fell to 0 while waiting is not
-churned, and the MRR they had is reported as `waiting_previous_mrr`, so that every
-month satisfies
-  mrr = previous mrr + new + reactivation + expansion − contraction − churn
-        − waiting_previous_mrr
-(`waiting_previous_mrr` is 0 for closed months, where this is the spec's identity).
+A subscription is *waiting* when at `as_of` it is active or past_due with no
+cancellation requested, had a positive counted line at the end of the previous month
+and has none at the end of this one — its renewal falls in this month and is not paid
+by `as_of` (not yet invoiced, draft, or open). Its expected rate (the renewal's price ×
+quantity − coupon discount, per the items at `as_of`) goes to `waiting_mrr`, rounded per
+customer and plan, and its count to `waiting_subscriptions`. The current month's
+movements compare MRR(c, m−1) with the end-of-term MRR(c, m) + waiting(c), so a
+customer who is only waiting is not lost, and for every month and currency
+  mrr + waiting_mrr = previous mrr + new + reactivation + expansion − contraction − churn
+(waiting_mrr is 0 in closed months, where this is the spec's identity).
 
 `subscriptions` counts, per customer with MRR > 0, the distinct subscriptions that have
 a counted line active at T on a (customer, plan) whose MRR is > 0.
@@ -70,7 +71,6 @@ class MonthTruth:
     churned_customers: int = 0
     waiting_mrr: int = 0
     waiting_subscriptions: int = 0
-    waiting_previous_mrr: int = 0
     is_current: bool = False
 
 
@@ -147,8 +147,11 @@ class _Rates:
         self.last = last_index  # index of the current month
         self.sum: dict[tuple[str, str, int], Fraction] = {}
         self.subs: dict[tuple[str, str, int], set[str]] = {}
+        self.paying: set[tuple[str, int]] = set()  # (subscription, month): a positive line
 
-    def add(self, cust: str, plan: str, sub: str, start: int, end: int, rate: Fraction) -> None:
+    def add(
+        self, cust: str, plan: str, sub: str, start: int, end: int, rate: Fraction, net: int
+    ) -> None:
         """A line active on (start, end]: it counts at month m when start < T_m <= end."""
         starts = self.starts
         j = bisect_right(starts, start)  # first boundary > start
@@ -159,6 +162,8 @@ class _Rates:
             key = (cust, plan, m)
             self.sum[key] = self.sum.get(key, 0) + rate
             self.subs.setdefault(key, set()).add(sub)
+            if net > 0:
+                self.paying.add((sub, m))
             j += 1
 
 
@@ -224,11 +229,8 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
             price = prices[p.price]
             gross = price.unit_amount * p.quantity
             net = gross - _coupon_discount(acct, tl, gross, p.invoice)
-            if net == 0:
-                rates.add(tl.customer, p.price, tl.id, p.start, p.end, Fraction(0))
-                continue
             rate = Fraction(net) / months_of(price.interval or "month", price.interval_count)
-            rates.add(tl.customer, p.price, tl.id, p.start, p.end, rate)
+            rates.add(tl.customer, p.price, tl.id, p.start, p.end, rate, net)
         for ch in tl.changes:
             if not _counted(ch.invoice, as_of):
                 continue
@@ -240,7 +242,7 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
                 rate = Fraction(credit * full, part) / months_of(
                     old.interval or "month", old.interval_count
                 )
-                rates.add(tl.customer, old.id, tl.id, x, e, rate)
+                rates.add(tl.customer, old.id, tl.id, x, e, rate, credit)
             if ch.new_price is not None:
                 new = prices[ch.new_price]
                 charge = prorate(new.unit_amount * ch.new_quantity, part, full)
@@ -248,7 +250,7 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
                     rate = Fraction(charge * full, part) / months_of(
                         new.interval or "month", new.interval_count
                     )
-                    rates.add(tl.customer, new.id, tl.id, x, e, rate)
+                    rates.add(tl.customer, new.id, tl.id, x, e, rate, charge)
 
     # MRR per customer, plan and month
     cpm: dict[tuple[str, str, int], int] = {}
@@ -263,7 +265,7 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
         cm[(cust, m)] = cm.get((cust, m), 0) + v
         contributing.setdefault((cust, m), set()).update(rates.subs[key])
 
-    waiting = _waiting(acct, timelines, as_of, starts, cur_idx)
+    waiting = _waiting(acct, timelines, as_of, cur_idx, rates.paying)
     waiting_subs: dict[str, int] = {}
     waiting_cust: dict[str, int] = {}
     for (cust, _plan), (total, subs) in waiting.items():
@@ -281,10 +283,12 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
     by_cust: dict[str, dict[int, int]] = {}
     for (cust, m), v in cm.items():
         by_cust.setdefault(cust, {})[m] = v
+    for cust in waiting_cust:
+        by_cust.setdefault(cust, {})
     for cust, series in by_cust.items():
         cur = cust_currency[cust]
         ever = False
-        for m in range(min(series), cur_idx + 1):
+        for m in range(min(series, default=cur_idx), cur_idx + 1):
             p = series.get(m - 1, 0)
             q = series.get(m, 0)
             mt = monthly[(cur, m)]
@@ -292,25 +296,25 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
                 mt.mrr += q
                 mt.customers += 1
                 mt.subscriptions += len(contributing[(cust, m)])
-            if p == 0 and q > 0:
+            # the current month's movement compares with the end-of-term MRR: a renewal
+            # that is only waiting is neither lost nor a contraction
+            qe = q + waiting_cust.get(cust, 0) if m == cur_idx else q
+            if p == 0 and qe > 0:
                 if ever:
-                    mt.reactivation += q
+                    mt.reactivation += qe
                     mt.reactivated_customers += 1
                 else:
-                    mt.new += q
+                    mt.new += qe
                     mt.new_customers += 1
-            elif p > 0 and q > p:
-                mt.expansion += q - p
+            elif p > 0 and qe > p:
+                mt.expansion += qe - p
                 mt.expansion_customers += 1
-            elif p > 0 and 0 < q < p:
-                mt.contraction += p - q
+            elif p > 0 and 0 < qe < p:
+                mt.contraction += p - qe
                 mt.contraction_customers += 1
-            elif p > 0 and q == 0:
-                if m == cur_idx and waiting_cust.get(cust, 0) > 0:
-                    mt.waiting_previous_mrr += p
-                else:
-                    mt.churn += p
-                    mt.churned_customers += 1
+            elif p > 0 and qe == 0:
+                mt.churn += p
+                mt.churned_customers += 1
             if q > 0:
                 ever = True
     for cust, v in waiting_cust.items():
@@ -334,11 +338,18 @@ def _waiting(
     acct: Account,
     timelines: list[SubTimeline],
     as_of: int,
-    starts: list[int],
     cur_idx: int,
+    paying: set[tuple[str, int]],
 ) -> dict[tuple[str, str], tuple[Fraction, set[str]]]:
-    """Expected rates of renewals in the current month not paid by as_of, per (customer, plan)."""
-    month_start, month_end = starts[cur_idx], starts[cur_idx + 1]
+    """Expected rates, per (customer, plan), of the subscriptions waiting for a renewal.
+
+    Waiting = active or past_due at as_of, no cancellation scheduled or done, a positive
+    counted line at the end of the previous month and none at the end of this one (its
+    renewal falls in this month and is not paid by as_of). The expected rate is the
+    renewal's: the invoiced-but-unpaid period's lines if it exists, else the items as
+    they stand at as_of priced at the period's end (coupon included)."""
+    from etl.sandbox.generator import InvoiceFact
+
     prices = acct.catalog.prices
     out: dict[tuple[str, str], tuple[Fraction, set[str]]] = {}
 
@@ -350,7 +361,11 @@ def _waiting(
         out[(tl.customer, plan)] = (total + rate, subs)
 
     for tl in timelines:
+        if (tl.id, cur_idx - 1) not in paying or (tl.id, cur_idx) in paying:
+            continue
         if _status_at(tl, as_of) not in ("active", "past_due"):
+            continue
+        if any(req <= as_of for req, _eff, _kind in tl.cancellations):
             continue
         current = [p for p in tl.periods if p.start <= as_of]
         if not current:
@@ -358,8 +373,8 @@ def _waiting(
         last_start = max(p.start for p in current)
         group = [p for p in current if p.start == last_start]
         inv = group[0].invoice
-        if not group[0].trial and last_start >= month_start and not _counted(inv, as_of):
-            # (a) this month's renewal is invoiced but not paid yet
+        if not group[0].trial and not _counted(inv, as_of):
+            # the renewal is invoiced (draft or open) but not paid by as_of
             for p in group:
                 price = prices[p.price]
                 gross = price.unit_amount * p.quantity
@@ -370,16 +385,9 @@ def _waiting(
                     Fraction(net) / months_of(price.interval or "month", price.interval_count),
                 )
             continue
-        end = group[0].end
-        if not (as_of < end < month_end):
-            continue
-        if any(kind == "period_end" and req <= as_of for req, _eff, kind in tl.cancellations):
-            continue
-        # (b) the renewal at `end` is still to come this month: price it as it stands
-        from etl.sandbox.generator import InvoiceFact
-
-        future = InvoiceFact("upcoming", end, False)
-        for _item, history in tl.items.items():
+        # the renewal at the end of the current period is still to come
+        future = InvoiceFact("upcoming", group[0].end, False)
+        for history in tl.items.values():
             state = [h for h in history if h[0] <= as_of]
             if not state:
                 continue
