@@ -103,6 +103,7 @@ def mrr_table(series: Series, months: int = 12) -> Any:
     for col in (
         "Month",
         "MRR",
+        "Waiting",
         "New",
         "Reactivation",
         "Expansion",
@@ -116,6 +117,7 @@ def mrr_table(series: Series, months: int = 12) -> Any:
         t.add_row(
             p.month.strftime("%Y-%m") + ("*" if p.is_current else ""),
             money(p.mrr, cur),
+            money(p.waiting, cur) if p.is_current else "",
             money(p.new, cur),
             money(p.reactivation, cur),
             money(p.expansion, cur),
@@ -125,7 +127,7 @@ def mrr_table(series: Series, months: int = 12) -> Any:
             str(p.customers),
         )
     if series.points and series.points[-1].is_current:
-        t.caption = "* month in progress"
+        t.caption = "* month in progress: renewals not yet paid are waiting (not in MRR, not churn)"
     return t
 
 

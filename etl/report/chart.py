@@ -31,6 +31,7 @@ ZERO_DECIMAL = {
 
 COLORS = {
     "mrr": "#2563eb",
+    "waiting": "#93c5fd",
     "new": "#16a34a",
     "reactivation": "#0d9488",
     "expansion": "#86efac",
@@ -51,6 +52,7 @@ LABELS = {
     "contraction": "Contraction",
     "churn": "Churn",
     "mrr": "MRR",
+    "waiting": "Waiting",
 }
 
 # Logical size of the chart; the PNG is drawn at twice this resolution.
@@ -75,6 +77,8 @@ class MonthPoint:
     churn: int
     customers: int
     is_current: bool = False
+    # Current month only: expected MRR of renewals not yet paid (neither in mrr nor lost).
+    waiting: int = 0
 
     @property
     def net(self) -> int:
@@ -140,6 +144,7 @@ def load_series(engine: Engine, *, currency: str | None = None, months: int = 36
             churn=int(r.lost_mrr),  # type: ignore[attr-defined]
             customers=int(r.customers),  # type: ignore[attr-defined]
             is_current=bool(r.is_current),  # type: ignore[attr-defined]
+            waiting=int(r.waiting_mrr or 0),  # type: ignore[attr-defined]
         )
         for r in by_key[chosen][-months:]
     ]
@@ -259,7 +264,7 @@ def build_scene(series: Series) -> Scene:
 
     # Top panel: MRR.
     y0, y1 = TOP_PANEL
-    top = max(max(p.mrr for p in pts), 1)
+    top = max(max(p.mrr + p.waiting for p in pts), 1)
     step = nice_step(top)
     vmax = step * math.ceil(top / step)
 
@@ -273,6 +278,19 @@ def build_scene(series: Series) -> Scene:
     for a, b, pa, pb in zip(centers, centers[1:], pts, pts[1:], strict=False):
         items.append(Line(a, ym(pa.mrr), b, ym(pb.mrr), COLORS["mrr"], 3))
     for x, p in zip(centers, pts, strict=True):
+        if p.waiting > 0:
+            # Renewals not yet paid this month: where MRR lands if they are.
+            items.append(Line(x, ym(p.mrr), x, ym(p.mrr + p.waiting), COLORS["waiting"], 2))
+            items.append(
+                Dot(
+                    x,
+                    ym(p.mrr + p.waiting),
+                    4,
+                    COLORS["waiting"],
+                    title=f"{month_label(p.month)}: {money(p.waiting, cur)} {cur.upper()} "
+                    "waiting (renewals not yet paid)",
+                )
+            )
         items.append(
             Dot(
                 x,
@@ -330,7 +348,10 @@ def build_scene(series: Series) -> Scene:
 
     # Legend.
     lx = LEFT
-    for k in ("mrr", *MOVEMENTS_UP, *MOVEMENTS_DOWN):
+    legend = ["mrr", *MOVEMENTS_UP, *MOVEMENTS_DOWN]
+    if any(p.waiting for p in pts):
+        legend.insert(1, "waiting")
+    for k in legend:
         items.append(Rect(lx, HEIGHT - 30, 12, 12, COLORS[k]))
         items.append(Text(lx + 18, HEIGHT - 19, LABELS[k], 12, COLORS["text"]))
         lx += 36 + _text_w(LABELS[k], 12)
@@ -448,6 +469,7 @@ def render_html(series: Series | None, *, generated_at: str | None = None) -> st
     for p in reversed(series.points):
         cells = [
             p.mrr,
+            p.waiting,
             p.new,
             p.reactivation,
             p.expansion,
@@ -466,7 +488,7 @@ def render_html(series: Series | None, *, generated_at: str | None = None) -> st
         + f"<h1>{e(series.title)}</h1>\n"
         + f'<p class="sub">{sub}Amounts in {e(cur.upper())}. Hover a point or bar for its figure.</p>\n'
         + f"<figure>\n{render_svg(scene)}\n</figure>\n"
-        + "<table>\n<thead><tr><th>Month</th><th>MRR</th><th>New</th><th>Reactivation</th>"
+        + "<table>\n<thead><tr><th>Month</th><th>MRR</th><th>Waiting</th><th>New</th><th>Reactivation</th>"
         + "<th>Expansion</th><th>Contraction</th><th>Churn</th><th>Net change</th>"
         + "<th>Customers</th></tr></thead>\n<tbody>\n"
         + "\n".join(rows)
