@@ -34,7 +34,9 @@ Modelling choices (what a reader of the objects can rely on):
   One-off invoice items are not discountable.
 - Tax: some customers pay exclusive tax (one tax rate per country): per line
   round_half_up(net × rate), in `line.taxes` and `invoice.total_taxes`.
-- Invoices: a renewal invoice is created (draft) at the period start and finalized and
+- Invoices: `period_start`/`period_end` are Stripe's: the period that just ended for a
+  renewal (the service period is on the lines), the creation time for the first
+  invoice. A renewal invoice is created (draft) at the period start and finalized and
   charged one hour later; the first invoice of a subscription is paid at creation.
   total = subtotal − discounts + tax; amount_due = max(0, total + starting_balance)
   (a negative total becomes customer credit, applied to the next invoice);
@@ -836,9 +838,7 @@ class Account:
             self._put("subscription", self._sub_obj(s))
             self._emit(t, "customer.subscription.created", self.objects["subscription"][sid])
             lines = [self._line_spec_cycle(s, it, t, anchor, trial=True) for it in s.items]
-            inv, fact = self._invoice(
-                t, s.cust, s, lines, "subscription_create", t, anchor, first=True
-            )
+            inv, fact = self._invoice(t, s.cust, s, lines, "subscription_create", t, t, first=True)
             for it in s.items:
                 tl.periods.append(Period(it.id, it.price.id, it.qty, t, anchor, fact, trial=True))
             self._finalize(t, inv, s, fail=False)
@@ -857,7 +857,7 @@ class Account:
         if not returning and paid and r.random() < 0.2:
             setup = self._cat.price("one_time", "Setup", None, 1, c.currency)
             lines.append(self._invoice_item(t, s, setup, 1, setup.unit_amount, t, t, "Setup fee"))
-        inv, fact = self._invoice(t, s.cust, s, lines, "subscription_create", t, e, first=True)
+        inv, fact = self._invoice(t, s.cust, s, lines, "subscription_create", t, t, first=True)
         for it in s.items:
             tl.periods.append(Period(it.id, it.price.id, it.qty, t, e, fact))
         self._finalize(t, inv, s, fail=False)
@@ -1320,7 +1320,9 @@ class Account:
         specs.extend(self._take_pending(s))
         if s.discount_live and not self._coupon_applies(s, t):
             s.discount_live = False
-        inv, fact = self._invoice(t, s.cust, s, specs, "subscription_cycle", start, end)
+        # Stripe: a renewal invoice's period is the one that just ended (when its pending
+        # items accrued); the lines carry the service period.
+        inv, fact = self._invoice(t, s.cust, s, specs, "subscription_cycle", prev_start, t)
         for it in s.items:
             tl.periods.append(Period(it.id, it.price.id, it.qty, start, end, fact))
         self._sync_sub(t, s, latest_invoice=inv)

@@ -167,6 +167,13 @@ def test_current_api_shapes(acct: Account) -> None:
         if inv["parent"] is not None:
             assert inv["parent"]["subscription_details"]["subscription"].startswith("sub_")
         assert set(inv["lines"]) == {"object", "data", "has_more", "url"}
+        if inv["billing_reason"] == "subscription_cycle":
+            # Stripe: the invoice's period is the one that just ended; lines carry the new one
+            assert inv["period_end"] == inv["created"] > inv["period_start"]
+            cycle = [ln for ln in inv["lines"]["data"] if ln["period"]["start"] == inv["created"]]
+            assert cycle, inv["id"]
+        elif inv["billing_reason"] == "subscription_create":
+            assert inv["period_start"] == inv["period_end"] == inv["created"]
         for ln in inv["lines"]["data"]:
             assert "price" not in ln and "proration" not in ln and "type" not in ln
             assert ln["pricing"]["price_details"]["price"] in acct.objects["price"]

@@ -262,6 +262,13 @@ def _monthly_cycle_price(acct: Account, inv: Obj) -> str | None:
     return None
 
 
+def _service_start(inv: Obj) -> int:
+    """Start of the renewal's service period (its subscription lines start at creation)."""
+    starts = {ln["period"]["start"] for ln in inv["lines"]["data"]}
+    assert inv["created"] in starts
+    return int(inv["created"])
+
+
 def _single_sub_customers(acct: Account) -> set[str]:
     count: dict[str, int] = {}
     for s in acct.objects["subscription"].values():
@@ -287,7 +294,7 @@ def test_late_payment_counts_retroactively() -> None:
             continue
         paid_at = inv["status_transitions"]["paid_at"]
         assert paid_at - inv["created"] > 2 * DAY
-        key = (inv["customer"], price, _month_of(inv["period_start"]))
+        key = (inv["customer"], price, _month_of(_service_start(inv)))
         before = ground_truth(acct, as_of=paid_at - 1)
         after = ground_truth(acct, as_of=paid_at)
         assert key not in before.customer_plan_month_mrr
@@ -313,7 +320,7 @@ def test_uncollectible_renewal_never_counts() -> None:
         price = _monthly_cycle_price(acct, inv)
         if price is None or inv["customer"] not in single:
             continue
-        month = _month_of(inv["period_start"])
+        month = _month_of(_service_start(inv))
         assert (inv["customer"], price, month) not in truth.customer_plan_month_mrr
         assert (inv["customer"], month) not in truth.customer_month_mrr
         checked += 1
@@ -357,7 +364,10 @@ def test_simple_monthly_customer_by_hand(acct: Account) -> None:
         ended = s["ended_at"]
         expected: dict[date, int] = {}
         for i in invs:
-            ps, pe = i["period_start"], i["period_end"]
+            ps, pe = (
+                i["lines"]["data"][0]["period"]["start"],
+                i["lines"]["data"][0]["period"]["end"],
+            )
             d = datetime.fromtimestamp(ps, UTC)
             # month ends T with ps < T <= pe
             y, m = d.year, d.month
