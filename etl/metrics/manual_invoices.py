@@ -282,7 +282,6 @@ def validate_invoice_input(
             {
                 "id": final_id,
                 "customer": customer_id,
-                "customer_id": customer_id,
                 "plan": plan.id if plan is not None else None,
                 "amount": amount,
                 "discount": discount,
@@ -308,7 +307,7 @@ def _store(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
             {
                 "id": r["id"],
                 "source": "manual",
-                "customer_id": r["customer_id"],
+                "customer_id": r["customer"],
                 "stripe_customer_id": None,
                 "subscription_id": r["subscription_id"],
                 "status": "paid",
@@ -338,7 +337,7 @@ def _store(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
                 "id": f"{r['id']}:1",
                 "invoice_id": r["id"],
                 "position": 0,
-                "customer_id": r["customer_id"],
+                "customer_id": r["customer"],
                 "subscription_id": r["subscription_id"],
                 "subscription_item_id": None,
                 "invoice_item_id": None,
@@ -384,7 +383,7 @@ def _stored_shape(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": r["id"],
         "subscription_id": r["subscription_id"],
-        "customer_id": r["customer_id"],
+        "customer_id": r["customer"],
         "subtotal": r["amount"],
         "discount": r["discount"],
         "amount_paid": r["amount"] - r["discount"],
