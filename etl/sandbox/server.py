@@ -29,6 +29,11 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from etl.logs import get_logger
+
+try:  # JSON encoding is most of a cold page's cost: orjson does it ~10x faster.
+    import orjson
+except ImportError:  # pragma: no cover - the stdlib encoder gives the same documents
+    orjson = None  # type: ignore[assignment]
 from etl.sandbox.listing import (
     ApiError,
     Filter,
@@ -355,7 +360,7 @@ class ServedAccount:
         return cached
 
     def dict_of(self, resource: str, obj: Obj) -> Obj:
-        result: Obj = json.loads(self.json_of(resource, obj))
+        result: Obj = _loads(self.json_of(resource, obj))
         return result
 
     # -- expansion
@@ -418,7 +423,13 @@ def deleted_stub(obj: Mapping[str, Any]) -> Obj:
 
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=JSON_SEPARATORS).encode()
+    if orjson is not None:
+        return orjson.dumps(value)
+    return json.dumps(value, separators=JSON_SEPARATORS, ensure_ascii=False).encode()
+
+
+def _loads(data: bytes) -> Any:
+    return orjson.loads(data) if orjson is not None else json.loads(data)
 
 
 # --- request handling ------------------------------------------------------------------
@@ -701,7 +712,7 @@ class SandboxServer:
         expand = _expand_param(params)
         if expand:
             # Rendered lines share nested values with the stored ones: copy before expanding.
-            data = json.loads(_dumps(data))
+            data = _loads(_dumps(data))
             inner = [p[len("data.") :] if p.startswith("data.") else p for p in expand]
             for item in data:
                 self.served.expand(item, inner)
