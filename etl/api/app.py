@@ -168,5 +168,5 @@ def create_app(
     app.include_router(routes_chart.router)  # /chart: the MRR picture (etl.report.chart)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     https = require_https if require_https is not None else bool(settings.require_https)
-    app.add_middleware(RequestMiddleware, require_https=https)
+    app.add_middleware(RequestMiddleware, state=state, require_https=https)
     return app

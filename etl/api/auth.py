@@ -112,7 +112,11 @@ class KeyStore:
         return found
 
     async def authenticate(self, request: Request) -> str:
-        key = key_from_header(request.headers.get("authorization"))
+        return await self.authenticate_header(request.headers.get("authorization"))
+
+    async def authenticate_header(self, authorization: str | None) -> str:
+        """The id of the key the Authorization header carries, or ApiError(401)."""
+        key = key_from_header(authorization)
         if key is None:
             raise ApiError(
                 401,

@@ -78,6 +78,11 @@ def parse_input(model: type[M], data: dict[str, Any]) -> M:
         raise ApiError(400, message, param=param) from None
 
 
+def cache_key(scope: Any) -> str:
+    """The same key for the route that stores a body and the middleware that serves it."""
+    return scope["path"] + "?" + scope.get("query_string", b"").decode("latin-1")
+
+
 class ResponseCache:
     """Serialized bodies of hot GET responses.
 
@@ -120,7 +125,7 @@ class ResponseCache:
 async def cached(request: Request, build: Callable[[], Any]) -> Response:
     """The JSON of `build()` (run in a worker thread), served from the cache when fresh."""
     cache: ResponseCache = request.app.state.api.cache
-    key = request.url.path + "?" + request.url.query
+    key = cache_key(request.scope)
     body = cache.get(key)
     if body is None:
         generation = cache.generation

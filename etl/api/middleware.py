@@ -1,6 +1,10 @@
-"""The outermost layer of every request: request id, the HTTPS rule, the 500 envelope, the log line.
+"""The outermost layer of every request: request id, the HTTPS rule, authentication, the
+hot-response cache, the 500 envelope and the one log line.
 
-A pure ASGI middleware (no BaseHTTPMiddleware): it costs a few microseconds per request.
+A pure ASGI middleware (no BaseHTTPMiddleware). Authentication lives here rather than
+in a FastAPI dependency so that a cached GET is answered without routing or
+dependency solving: its body was stored by the route after full validation, under the
+exact path and query string, so serving it again is the same answer, only cheaper.
 """
 
 from __future__ import annotations
@@ -8,16 +12,24 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from etl.api.errors import API_ERROR, error_response
+from etl.api.errors import API_ERROR, ApiError, error_response
+from etl.api.http import JSON_TYPE, cache_key
 from etl.logs import get_logger
+
+if TYPE_CHECKING:
+    from etl.api.state import ApiState
 
 log = get_logger("etl.api")
 _CLIENT_RID = re.compile(r"^[A-Za-z0-9._\-]{8,64}$")
 HTTPS_EXEMPT = ("/healthz",)
+# Under /v2 everything needs a key except the API's own documentation.
+PUBLIC = ("/v2/openapi.json", "/v2/docs", "/v2/docs/oauth2-redirect")
+_JSON_HEADERS = [(b"content-type", JSON_TYPE.encode())]
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -35,9 +47,19 @@ def is_secure(scope: Scope) -> bool:
     return proto is not None and proto.split(",")[0].strip().lower() == "https"
 
 
+def check_single_valued(query_string: bytes) -> None:
+    """Every parameter of this API is one value: a repeated one is an error, not a guess."""
+    seen: set[str] = set()
+    for name, _value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if name in seen:
+            raise ApiError(400, f"Parameter {name!r} is given more than once", param=name)
+        seen.add(name)
+
+
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, *, require_https: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, state: ApiState, require_https: bool = False) -> None:
         self.app = app
+        self.state = state
         self.require_https = require_https
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -61,21 +83,40 @@ class RequestMiddleware:
             await send(message)
 
         path: str = scope.get("path", "")
+        query: bytes = scope.get("query_string", b"")
         try:
             if self.require_https and path not in HTTPS_EXEMPT and not is_secure(scope):
-                await self._reply(
-                    scope,
-                    receive,
-                    send_with_id,
+                raise ApiError(
                     403,
                     "HTTPS is required: use https://, or a proxy that sets X-Forwarded-Proto: https",
                 )
-            elif "\x00" in path or b"%00" in scope.get("query_string", b"").lower():
-                await self._reply(
-                    scope, receive, send_with_id, 400, "NUL characters are not allowed in URLs"
-                )
-            else:
-                await self.app(scope, receive, send_with_id)
+            if "\x00" in path or b"%00" in query.lower():
+                raise ApiError(400, "NUL characters are not allowed in URLs")
+            if path.startswith("/v2/") and path not in PUBLIC:
+                await self.state.keys.authenticate_header(_header(scope, b"authorization"))
+                if query:
+                    check_single_valued(query)
+                if scope["method"] == "GET":
+                    body = self.state.cache.get(cache_key(scope))
+                    if body is not None:
+                        await send_with_id(
+                            {
+                                "type": "http.response.start",
+                                "status": 200,
+                                "headers": [
+                                    *_JSON_HEADERS,
+                                    (b"content-length", str(len(body)).encode()),
+                                ],
+                            }
+                        )
+                        await send_with_id({"type": "http.response.body", "body": body})
+                        return
+            await self.app(scope, receive, send_with_id)
+        except ApiError as exc:
+            resp = error_response(
+                exc.status, exc.message, param=exc.param, type_=exc.type, headers=exc.headers
+            )
+            await resp(scope, receive, send_with_id)
         except Exception:
             # The trace goes to the log line with the request id, never to the client.
             log.exception(
@@ -99,7 +140,3 @@ class RequestMiddleware:
                 duration_ms=round((time.perf_counter() - start) * 1000, 3),
                 request_id=rid,
             )
-
-    @staticmethod
-    async def _reply(scope: Scope, receive: Receive, send: Any, status: int, message: str) -> None:
-        await error_response(status, message)(scope, receive, send)

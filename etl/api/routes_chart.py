@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 
-from etl.api.state import api_state, require_key, single_valued_params
+from etl.api.state import api_state
 from etl.report.chart import load_series, render_html
 
-router = APIRouter(
-    tags=["chart"], dependencies=[Depends(require_key), Depends(single_valued_params)]
-)
+router = APIRouter(tags=["chart"])
 
 
 @router.get("/chart", response_class=HTMLResponse, include_in_schema=False)

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import Connection, select
 from starlette.responses import Response
 
@@ -16,14 +16,12 @@ from etl.api.docs import errors, ok
 from etl.api.errors import ApiError
 from etl.api.http import cached
 from etl.api.schemas import Mrr, MrrByPlan, MrrList, NoData
-from etl.api.state import api_state, require_key, single_valued_params
+from etl.api.state import api_state
 from etl.config import Settings
 from etl.db.models import MrrByPlan as MrrByPlanRow
 from etl.db.models import MrrMonthly
 
-router = APIRouter(
-    prefix="/v2", tags=["mrr"], dependencies=[Depends(require_key), Depends(single_valued_params)]
-)
+router = APIRouter(prefix="/v2", tags=["mrr"])
 
 MONTHLY = MrrMonthly.__table__  # type: ignore[attr-defined]
 BY_PLAN = MrrByPlanRow.__table__  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -15,12 +15,10 @@ from etl.api.docs import body, errors, ok
 from etl.api.errors import ApiError, not_found
 from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import Plan, PlanCreate, PlanList
-from etl.api.state import api_state, require_key, single_valued_params
+from etl.api.state import api_state
 from etl.db.models import Plan as PlanRow
 
-router = APIRouter(
-    prefix="/v2", tags=["plans"], dependencies=[Depends(require_key), Depends(single_valued_params)]
-)
+router = APIRouter(prefix="/v2", tags=["plans"])
 
 PLANS = PlanRow.__table__  # type: ignore[attr-defined]
 _P = PLANS.c

@@ -11,7 +11,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from etl.api.auth import KeyStore
-from etl.api.errors import ApiError
 from etl.api.http import ResponseCache
 from etl.api.refresh import MetricsRefresher
 from etl.config import Settings
@@ -41,18 +40,3 @@ class ApiState:
 
 def api_state(request: Request) -> ApiState:
     return request.app.state.api  # type: ignore[no-any-return]
-
-
-async def single_valued_params(request: Request) -> None:
-    """Every parameter of this API is one value: a repeated one is an error, not a guess."""
-    if request.url.query:
-        seen: set[str] = set()
-        for name, _value in request.query_params.multi_items():
-            if name in seen:
-                raise ApiError(400, f"Parameter {name!r} is given more than once", param=name)
-            seen.add(name)
-
-
-async def require_key(request: Request) -> str:
-    """Router dependency: the id of the authenticated key, or a 401."""
-    return await api_state(request).keys.authenticate(request)
