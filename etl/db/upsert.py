@@ -43,24 +43,39 @@ def upsert_rows(
     key_cols = list(key) if key is not None else [c.name for c in table.primary_key.columns]
     columns = list(rows[0].keys())
     update_cols = [c for c in columns if c not in key_cols] if update is None else list(update)
-    per_stmt = max(1, _MAX_PARAMS // max(1, len(columns)))
-    for start in range(0, len(rows), per_stmt):
-        chunk = rows[start : start + per_stmt]
-        ins = _insert_for(conn, table).values(list(chunk))
+    # One statement with bound parameters, executed for all rows (executemany): its
+    # compiled form is cached, whereas a VALUES list of literal rows is compiled anew for
+    # every page, which costs far more than the database's own work.
+    changed = tuple(only_if_changed) if only_if_changed else ()
+    cache_key = (
+        conn.dialect.name,
+        table.name,
+        tuple(columns),
+        tuple(key_cols),
+        tuple(update_cols),
+        changed,
+    )
+    stmt = _STATEMENTS.get(cache_key)
+    if stmt is None:
+        ins = _insert_for(conn, table)
         if not update_cols:
             stmt = ins.on_conflict_do_nothing(index_elements=key_cols)
         else:
             excluded = ins.excluded
             where = None
-            if only_if_changed:
-                where = or_(*[table.c[c].is_distinct_from(excluded[c]) for c in only_if_changed])
+            if changed:
+                where = or_(*[table.c[c].is_distinct_from(excluded[c]) for c in changed])
             stmt = ins.on_conflict_do_update(
                 index_elements=key_cols,
                 set_={c: excluded[c] for c in update_cols},
                 where=where,
             )
-        conn.execute(stmt)
+        _STATEMENTS[cache_key] = stmt
+    conn.execute(stmt, [dict(r) for r in rows])
     return len(rows)
+
+
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
 
 
 def key_filter(table: Table, key: dict[str, Any]) -> Any:
