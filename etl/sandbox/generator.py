@@ -442,8 +442,11 @@ class Account:
     # ------------------------------------------------------------ machinery
 
     def _at(self, t: int, fn: Callable[..., None], *args: Any) -> None:
+        # The queue holds plain functions, not bound methods: an Account must not refer
+        # to itself, so that it is freed by reference counting even when the heap is
+        # frozen (see _no_gc).
         self._seq += 1
-        heapq.heappush(self._queue, (t, self._seq, fn, args))
+        heapq.heappush(self._queue, (t, self._seq, fn.__func__, args))  # type: ignore[attr-defined]
 
     def _run_until(self, t_end: int) -> None:
         q = self._queue
@@ -453,11 +456,11 @@ class Account:
         # are made in place and subscriptions re-rendered once, when the window opens.
         while q and q[0][0] <= min(t_end, floor):
             t, _, fn, args = pop(q)
-            fn(t, *args)
+            fn(self, t, *args)
         self._flush()
         while q and q[0][0] <= t_end:
             t, _, fn, args = pop(q)
-            fn(t, *args)
+            fn(self, t, *args)
         self._flush()
 
     def _flush(self) -> None:
@@ -1218,8 +1221,8 @@ class Account:
         }
         if amt > 0:
             pi = self._ids.new("pi")
-            ch = self._ids.new("ch")
-            ip = invoice_payment_obj(self._ids.new("inpay"), inv_id, inv["currency"], amt, t, pi)
+            ch = "ch_" + pi[3:]  # a payment intent's charge (Stripe ids share the suffix too)
+            ip = invoice_payment_obj("inpay_" + pi[3:], inv_id, inv["currency"], amt, t, pi)
             changes["payments"] = dict(inv["payments"], data=[ip])
             self.charges[ch] = inv_id
             self._inv_meta[inv_id] = (ch, pi, amt)
@@ -1670,12 +1673,17 @@ def generate_account(
 @contextmanager
 def _no_gc() -> Iterator[None]:
     """The simulation allocates millions of acyclic dicts: the cyclic collector would
-    re-scan the growing heap again and again (most of the run time) for nothing."""
+    re-scan the growing heap again and again (most of the run time) for nothing.
+
+    Afterwards the heap is frozen (`gc.freeze()`), so that later full collections skip
+    the account too; the account holds no reference cycle, so dropping it still frees
+    it (reference counting works on frozen objects)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
 
