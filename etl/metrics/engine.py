@@ -161,6 +161,18 @@ def monthly_rate(line: Line, value: int) -> Fraction | int:
     return Fraction(top, num)
 
 
+_RATIOS: dict[tuple[str, int], tuple[int, int]] = {}
+# A customer on a single plan: the plan-level movement of each customer-level one.
+_PLAN_MOVE = {
+    None: None,
+    "new": "new",
+    "reactivation": "new",
+    "expansion": "upgrade",
+    "contraction": "downgrade",
+    "churn": "lost",
+}
+
+
 def _add_sub(subs_at: dict[tuple[str, int], Any], key: tuple[str, int], sid: str) -> None:
     # One subscription per month is the common case: keep a str, grow to a set only when needed.
     have = subs_at.get(key)
@@ -200,7 +212,10 @@ def compute_customer(
     as_of = params.as_of
     result = CustomerResult()
 
-    acc: dict[tuple[str, str], dict[int, Fraction | int]] = {}
+    # Rates summed exactly without Fraction objects: whole-cent rates in `ints`, the others
+    # as numerators per denominator in `fracs` (Fraction arithmetic is the slow part).
+    ints: dict[tuple[str, str], dict[int, int]] = {}
+    fracs: dict[tuple[str, str], dict[int, dict[int, int]]] = {}
     subs_at: dict[tuple[str, int], Any] = {}
     paying_prev: set[str] = set()  # subscriptions with a positive line at the end of mc − 1
     paying_now: set[str] = set()
@@ -234,19 +249,33 @@ def compute_customer(
             last = jc + 1
         if first >= last:
             continue
-        num, den = months_ratio(interval, count or 1)
+        ratio = _RATIOS.get((interval, count))
+        if ratio is None:
+            ratio = _RATIOS[(interval, count)] = months_ratio(interval, count or 1)
+        num, den = ratio
+        key = (cur, plan or "")
         if kind == "proration":
             full = full_period_seconds(end, interval, count or 1)
-            rate: Fraction | int = Fraction(value * full * den, (end - start) * num)
+            top, bottom = value * full * den, (end - start) * num
         else:
-            top = value * den
-            rate = top // num if top % num == 0 else Fraction(top, num)
-        key = (cur, plan or "")
-        per_month = acc.get(key)
-        if per_month is None:
-            per_month = acc[key] = {}
-        for j in range(first, last):
-            per_month[j] = per_month.get(j, 0) + rate
+            top, bottom = value * den, num
+        if top % bottom == 0:
+            rate = top // bottom
+            per = ints.get(key)
+            if per is None:
+                per = ints[key] = {}
+            for j in range(first, last):
+                per[j] = per.get(j, 0) + rate
+        else:
+            fper = fracs.get(key)
+            if fper is None:
+                fper = fracs[key] = {}
+            for j in range(first, last):
+                dd = fper.get(j)
+                if dd is None:
+                    fper[j] = {bottom: top}
+                else:
+                    dd[bottom] = dd.get(bottom, 0) + top
         if value > 0:
             sid = sub or f"plan:{plan}"
             for j in range(first, last):
@@ -258,16 +287,24 @@ def compute_customer(
 
     # MRR(c, k, m): rounded once, half up, never below 0.
     # by_month[cur][j] = {plan: q}; totals[cur][j] = Σ q
+    for key, fper in fracs.items():
+        per = ints.get(key)
+        if per is None:
+            per = ints[key] = {}
+        for j, dd in fper.items():
+            n, d = per.get(j, 0), 1
+            for bottom, top in dd.items():
+                n, d = n * bottom + top * d, d * bottom
+            per[j] = (2 * n + d) // (2 * d)
     by_month: dict[str, dict[int, dict[str, int]]] = {}
     totals: dict[str, dict[int, int]] = {}
-    for (cur, plan), per_month in acc.items():
+    for (cur, plan), per in ints.items():
         bm = by_month.get(cur)
         if bm is None:
             bm = by_month[cur] = {}
             totals[cur] = {}
         tot = totals[cur]
-        for j, r in per_month.items():
-            v = r if type(r) is int else (2 * r.numerator + r.denominator) // (2 * r.denominator)
+        for j, v in per.items():
             if v > 0:
                 slot = bm.get(j)
                 if slot is None:
@@ -314,6 +351,9 @@ def compute_customer(
         bm = by_month.get(cur, {})
         w_total = cust_waiting.get(cur, 0)
         pw = plan_waiting.get(cur, empty)
+        plans_ever = {k for per in bm.values() for k in per} | set(pw)
+        # One plan in this currency ever (the common case): plan rows mirror customer rows.
+        only = next(iter(plans_ever)) if len(plans_ever) == 1 else None
         needed = set()
         for j in tot:
             needed.add(j)
@@ -356,15 +396,17 @@ def compute_customer(
                     wsubs,
                 )
             )
+            if q > 0:
+                had_mrr = True
+            if only is not None:
+                plan_rows.append((customer_id, only, d, cur, q, p, _PLAN_MOVE[movement], w))
+                continue
             prev_plans = bm.get(j - 1, empty)
             now_plans = bm.get(j, empty)
+            keys = set(prev_plans) | set(now_plans)
             if j == jc and pw:
-                keys = sorted(set(prev_plans) | set(now_plans) | set(pw))
-            elif len(prev_plans) + len(now_plans) == 1 or prev_plans.keys() == now_plans.keys():
-                keys = sorted(now_plans or prev_plans)
-            else:
-                keys = sorted(set(prev_plans) | set(now_plans))
-            for k in keys:
+                keys |= set(pw)
+            for k in sorted(keys):
                 pk = prev_plans.get(k, 0)
                 qk = now_plans.get(k, 0)
                 wk = pw.get(k, 0) if j == jc else 0
@@ -382,8 +424,6 @@ def compute_customer(
                 else:
                     pm = None
                 plan_rows.append((customer_id, k, d, cur, qk, pk, pm, wk))
-            if q > 0:
-                had_mrr = True
 
     # Snapshot: the current month, in the customer's main currency.
     net_tcv = dict(tcv)
