@@ -58,8 +58,8 @@ EVENTS_RETENTION = timedelta(days=30)
 # Stripe's oldest possible object; a lower bound for the search of an account's start.
 STRIPE_EPOCH = int(datetime(2010, 1, 1, tzinfo=UTC).timestamp())
 PLAN_ROW = "full:plan"
-MAX_SLICES = 32
-PAGES_PER_SLICE = 4
+MAX_SLICES = 16
+PAGES_PER_SLICE = 25
 OBJECT_TYPE_TO_RESOURCE = {
     "customer": "customers",
     "product": "products",
@@ -142,6 +142,11 @@ class WorkUnit:
     spec: f.ResourceSpec
     created: dict[str, int] | None
     cursor: str | None
+
+
+def _created_of(obj: Mapping[str, Any]) -> int:
+    # Invoice items carry `date` where other objects carry `created`.
+    return int(obj.get("created", obj.get("date")) or 0)
 
 
 # ---------------------------------------------------------------- cursors
@@ -230,6 +235,7 @@ class SyncRunner:
         self.summary = SyncSummary(run_id=None, kind="incremental")
         self.progress = Progress(opts.progress)
         self._touched_invoices: set[str] = set()
+        self._loading = False
 
     # -- run bookkeeping
 
@@ -280,6 +286,15 @@ class SyncRunner:
                 )
             )
 
+    def _forget_run_if_empty(self) -> None:
+        if self.summary.run_id is None:
+            return
+        if self.summary.objects:
+            self._finish_run("failed", "authentication failed")
+            return
+        with self.engine.begin() as conn:
+            conn.execute(delete(T_RUNS).where(T_RUNS.c.id == self.summary.run_id))
+
     # -- entry point
 
     def run(self) -> SyncSummary:
@@ -294,8 +309,8 @@ class SyncRunner:
                 with self.progress:
                     self._run()
             except stripe.AuthenticationError as exc:
-                self.summary.duration_s = time.monotonic() - started
-                self._finish_run("failed", "authentication failed")
+                # The very first request fails with a wrong key: leave no trace at all.
+                self._forget_run_if_empty()
                 raise StripeAuthError(
                     "Stripe refused the API key (authentication failed): check STRIPE_API_KEY"
                 ) from exc
@@ -387,7 +402,11 @@ class SyncRunner:
             state = _state(row)
             spec = f.RESOURCE_BY_NAME[state["resource"]]
             todo.append(WorkUnit(name, spec, state.get("created"), row.cursor))
-        self._run_units(todo)
+        self._loading = True
+        try:
+            self._run_units(todo)
+        finally:
+            self._loading = False
         self._finish_full_load(prefix, backfill)
 
     def _plan(self, prefix: str, backfill: bool) -> dict[str, Any]:
@@ -408,6 +427,7 @@ class SyncRunner:
                 )
         window = self._window()
         plan: list[tuple[str, dict[str, Any]]] = []
+        self._history_start: int | None = None
         for spec in f.RESOURCES:
             try:
                 slices = self._slices(spec, window)
@@ -468,10 +488,18 @@ class SyncRunner:
         )
         data = first.get("data") or []
         if not first.get("has_more") or len(data) < 2:
+            if spec.name == "customers" and data:
+                self._history_start = _created_of(data[-1])
             return [window]
-        newest, page_oldest = int(data[0]["created"]), int(data[-1]["created"])
+        newest, page_oldest = _created_of(data[0]), _created_of(data[-1])
         lo = window.get("gte", STRIPE_EPOCH)
-        oldest = f.oldest_created(self.api, spec.path, params, lo, page_oldest)
+        if self._history_start is not None:
+            # Everything else belongs to a customer, so is no older than the oldest one.
+            oldest = max(lo, min(self._history_start, page_oldest))
+        else:
+            oldest = f.oldest_created(self.api, spec.path, params, lo, page_oldest)
+            if spec.name == "customers":
+                self._history_start = oldest
         span = max(1, newest - page_oldest)
         est_pages = max(1.0, (newest - oldest) / span)
         n = max(1, min(MAX_SLICES, math.ceil(est_pages / PAGES_PER_SLICE)))
@@ -622,22 +650,22 @@ class SyncRunner:
             s.malformed_ids.extend(res.malformed)
             s.counts["malformed"] += len(res.malformed)
         touched = [*res.invoice_ids, *res.deleted_invoice_ids]
-        if touched and self.revenue is not None:
+        # During a full load revenue lines are rebuilt once at the end (cheaper than per
+        # page, and a resumed load ends the same way); incremental pages refresh theirs.
+        if touched and self.revenue is not None and not self._loading:
             self.revenue(conn, self.settings, invoice_ids=touched)
         self._touched_invoices.update(touched)
 
     def _finish_full_load(self, prefix: str, backfill: bool) -> None:
-        # Customers referenced but never listed are deleted ones (lists omit them).
-        with self.engine.connect() as conn:
-            stubs = unfilled_customer_stubs(conn)
-        objs = []
-        for sid in stubs:
-            try:
-                objs.append(f.retrieve(self.api, "customer", sid))
-            except stripe.InvalidRequestError as exc:
-                log.warning(
-                    "customer_not_retrievable", id=sid, status=getattr(exc, "http_status", None)
-                )
+        # Customers referenced but never listed are deleted ones: Stripe's lists omit
+        # them (and retrieving each would cost a request per deleted customer). One
+        # created during the load is set right by the events applied after it. A
+        # backfill lists only a window of customers, so it leaves its stubs alone.
+        objs: list[dict[str, Any]] = []
+        if not backfill:
+            with self.engine.connect() as conn:
+                stubs = unfilled_customer_stubs(conn)
+            objs = [{"id": sid, "object": "customer", "deleted": True} for sid in stubs]
         now = utcnow()
         with self.engine.begin() as conn:
             if objs:
@@ -646,13 +674,15 @@ class SyncRunner:
                     objs,
                     now=now,
                     run_id=self.summary.run_id,
-                    source="retrieve",
+                    source="inferred",
                     api_version=API_VERSION,
                     extra_id_key=self.settings.extra_id_metadata_key,
                 )
                 self._after_page(conn, res)
             refresh_plan_names(conn)
             link_refunds(conn)
+            if self.revenue is not None:
+                self.revenue(conn, self.settings, invoice_ids=None)
             conn.execute(delete(T_CURSORS).where(T_CURSORS.c.resource.like(prefix + "%")))
             if not backfill:
                 conn.execute(

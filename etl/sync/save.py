@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,7 +43,7 @@ from etl.db.models import (
     Subscription,
     SubscriptionItem,
 )
-from etl.db.upsert import _insert_for, upsert_rows
+from etl.db.upsert import _insert_for
 from etl.logs import get_logger
 from etl.sync import normalize as n
 
@@ -99,7 +99,9 @@ class PageResult:
 
 
 def content_json(obj: Mapping[str, Any]) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # Stripe's key order is stable for an API version, so the text as received (compact)
+    # identifies a version; sorting keys would double the cost of the raw layer.
+    return json.dumps(obj, separators=(",", ":"))
 
 
 def _changed_cols(rows: Sequence[Mapping[str, Any]], key: Iterable[str]) -> list[str]:
@@ -107,10 +109,44 @@ def _changed_cols(rows: Sequence[Mapping[str, Any]], key: Iterable[str]) -> list
     return [c for c in rows[0] if c not in keys]
 
 
+# Upsert statements built once per (backend, table, columns, variant) and executed with
+# executemany: compiling a fresh multi-row VALUES statement per page costs more than the
+# database's work, and the pipeline must never be the bottleneck.
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _many(
+    conn: Connection,
+    table: Table,
+    rows: list[dict[str, Any]],
+    variant: str,
+    build: Callable[[Any, list[str]], Any],
+) -> None:
+    if not rows:
+        return
+    for group in _uniform(rows):
+        cols = list(group[0])
+        key = (conn.dialect.name, table.name, tuple(cols), variant)
+        stmt = _STATEMENTS.get(key)
+        if stmt is None:
+            stmt = build(_insert_for(conn, table), cols)
+            _STATEMENTS[key] = stmt
+        conn.execute(stmt, group)
+
+
 def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        key = [c.name for c in table.primary_key.columns]
-        upsert_rows(conn, table, rows, key, only_if_changed=_changed_cols(rows, key))
+    """Insert or update by primary key; unchanged rows are left alone (keep updated_at)."""
+    pk = [c.name for c in table.primary_key.columns]
+
+    def build(ins: Any, cols: list[str]) -> Any:
+        changed = [c for c in cols if c not in pk and c != "updated_at"]
+        return ins.on_conflict_do_update(
+            index_elements=pk,
+            set_={c: ins.excluded[c] for c in cols if c not in pk},
+            where=or_(*[table.c[c].is_distinct_from(ins.excluded[c]) for c in changed]),
+        )
+
+    _many(conn, table, rows, "upsert", build)
 
 
 def _uniform(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -158,13 +194,17 @@ def save_raw(
             "data": text,
         }
     values = list(rows.values())
-    upsert_rows(
-        conn,
-        T_RAW,
-        values,
-        ["object_type", "stripe_id", "content_hash"],
-        update=["fetched_at", "sync_run_id", "is_current", "malformed", "source"],
-    )
+
+    def build(ins: Any, cols: list[str]) -> Any:
+        return ins.on_conflict_do_update(
+            index_elements=["object_type", "stripe_id", "content_hash"],
+            set_={
+                c: ins.excluded[c]
+                for c in ("fetched_at", "sync_run_id", "is_current", "malformed", "source")
+            },
+        )
+
+    _many(conn, T_RAW, values, "raw", build)
     by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in values:
         by_type[r["object_type"]].append(r)
@@ -218,30 +258,7 @@ def upsert_customers(conn: Connection, rows: list[dict[str, Any]], now: datetime
     gone = [r["stripe_id"] for r in rows if r.get("deleted")]
     if live:
         values = [{**r, "source": "stripe", "updated_at": now} for r in live]
-        ins = _insert_for(conn, T_CUSTOMERS).values(values)
-        ex = ins.excluded
-        t = T_CUSTOMERS.c
-        set_: dict[str, Any] = {col: func.coalesce(ex[col], t[col]) for col in _CUSTOMER_FIELDS}
-        # The state belongs to the country: a new country from Stripe brings its state (or none).
-        set_["country"] = func.coalesce(ex.country, t.country)
-        set_["state"] = case(
-            (ex.country.is_not(None), ex.state), else_=func.coalesce(ex.state, t.state)
-        )
-        set_["deleted"] = ex.deleted
-        set_["source"] = ex.source
-        set_["updated_at"] = ex.updated_at
-        where = or_(
-            *[
-                and_(ex[col].is_not(None), t[col].is_distinct_from(ex[col]))
-                for col in _CUSTOMER_FIELDS
-            ],
-            and_(ex.country.is_not(None), t.country.is_distinct_from(ex.country)),
-            and_(ex.country.is_not(None), t.state.is_distinct_from(ex.state)),
-            t.deleted.is_distinct_from(ex.deleted),
-        )
-        conn.execute(
-            ins.on_conflict_do_update(index_elements=["stripe_id"], set_=set_, where=where)
-        )
+        _many(conn, T_CUSTOMERS, values, "customers", _customer_upsert)
         assign_email_keys(conn, live)
     if gone:
         ensure_customers(conn, gone, now)
@@ -250,6 +267,28 @@ def upsert_customers(conn: Connection, rows: list[dict[str, Any]], now: datetime
             .where(T_CUSTOMERS.c.stripe_id.in_(gone), T_CUSTOMERS.c.deleted.is_(False))
             .values(deleted=True, updated_at=now)
         )
+
+
+def _customer_upsert(ins: Any, cols: list[str]) -> Any:
+    ex = ins.excluded
+    t = T_CUSTOMERS.c
+    fields = [c for c in _CUSTOMER_FIELDS if c in cols]
+    set_: dict[str, Any] = {col: func.coalesce(ex[col], t[col]) for col in fields}
+    # The state belongs to the country: a new country from Stripe brings its state (or none).
+    set_["country"] = func.coalesce(ex.country, t.country)
+    set_["state"] = case(
+        (ex.country.is_not(None), ex.state), else_=func.coalesce(ex.state, t.state)
+    )
+    set_["deleted"] = ex.deleted
+    set_["source"] = ex.source
+    set_["updated_at"] = ex.updated_at
+    where = or_(
+        *[and_(ex[col].is_not(None), t[col].is_distinct_from(ex[col])) for col in fields],
+        and_(ex.country.is_not(None), t.country.is_distinct_from(ex.country)),
+        and_(ex.country.is_not(None), t.state.is_distinct_from(ex.state)),
+        t.deleted.is_distinct_from(ex.deleted),
+    )
+    return ins.on_conflict_do_update(index_elements=["stripe_id"], set_=set_, where=where)
 
 
 def _order(created: datetime | None, stripe_id: str | None) -> tuple[datetime, str]:
@@ -305,19 +344,21 @@ def upsert_plans(conn: Connection, rows: list[dict[str, Any]], now: datetime) ->
     """Prices overwrite any row of their id; legacy plans never overwrite a price's row."""
     live = [{**r, "updated_at": now} for r in rows if not r.get("deleted")]
     for group in _uniform(live):
-        ins = _insert_for(conn, T_PLANS).values(group)
-        ex = ins.excluded
-        cols = _changed_cols(group, ["id"])
-        where = or_(*[T_PLANS.c[col].is_distinct_from(ex[col]) for col in cols])
-        if group[0]["source"] == "stripe_plan":
-            where = and_(T_PLANS.c.source != "stripe_price", where)
-        conn.execute(
-            ins.on_conflict_do_update(
+        legacy = group[0]["source"] == "stripe_plan"
+
+        def build(ins: Any, cols: list[str], legacy: bool = legacy) -> Any:
+            ex = ins.excluded
+            changed = [c for c in cols if c not in ("id", "updated_at")]
+            where = or_(*[T_PLANS.c[col].is_distinct_from(ex[col]) for col in changed])
+            if legacy:
+                where = and_(T_PLANS.c.source != "stripe_price", where)
+            return ins.on_conflict_do_update(
                 index_elements=["id"],
-                set_={col: ex[col] for col in [*cols, "updated_at"]},
+                set_={col: ex[col] for col in [*changed, "updated_at"]},
                 where=where,
             )
-        )
+
+        _many(conn, T_PLANS, group, "plans_legacy" if legacy else "plans", build)
     gone = [r["id"] for r in rows if r.get("deleted")]
     if gone:
         conn.execute(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import stripe
@@ -100,10 +102,13 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _plain(v: Any) -> Any:
+    """One spelling per value whichever backend returned it."""
     if isinstance(v, bool):
         return int(v)
-    if hasattr(v, "is_integer") and not isinstance(v, int | float):  # Decimal
-        return str(v.normalize())
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(v, Decimal | float):
+        return str(Decimal(str(v)).normalize())
     return v
 
 

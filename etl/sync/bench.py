@@ -1,0 +1,216 @@
+"""Benchmark of the Stripe sync against the sandbox on loopback: prints the figures.
+
+    python -m etl.sync.bench [--customers 10000] [--months 36] [--rate-limit 25]
+
+The sandbox is generated and served by this process; each sync runs as a real
+`etl sync` subprocess (so it has its own interpreter and its memory is its own) into
+a fresh SQLite file. Figures printed, one JSON line each:
+- full load without rate limit: objects, requests, requests per 100 objects, objects/s,
+  peak RSS of the sync process;
+- incremental sync of the unchanged account: requests made;
+- full load with `--rate-limit R` (on a smaller account, default 1/5 of the
+  customers): request rate achieved and its share of R.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def run_etl(
+    args: list[str], *, db: Path, base_url: str, extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """`etl …` in a subprocess; adds wall time, CPU seconds and peak RSS of that process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    summary = _run_etl(args, db=db, base_url=base_url, extra_env=extra_env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    summary["cpu_s"] = round(
+        (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 2
+    )
+    # ru_maxrss of children is the largest of any child so far (KiB on Linux); the
+    # first sync is the largest process this benchmark starts.
+    summary["peak_rss_mb"] = round(after.ru_maxrss / 1024, 1)
+    return summary
+
+
+def _run_etl(
+    args: list[str], *, db: Path, base_url: str, extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db}",
+        "STRIPE_API_KEY": "sk_test_benchmark",
+        "STRIPE_API_BASE": base_url,
+        "ETL_LOG_LEVEL": "warning",
+        **(extra_env or {}),
+    }
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "etl", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out, err = proc.communicate()
+    wall = time.monotonic() - t0
+    # communicate() reaped the child; its resource usage is in RUSAGE_CHILDREN deltas.
+    if proc.returncode != 0:
+        raise SystemExit(f"etl {' '.join(args)} failed ({proc.returncode}): {err.strip()[-2000:]}")
+    summary = json.loads(out.strip().splitlines()[-1])
+    summary["wall_s"] = round(wall, 2)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--customers", type=int, default=10_000)
+    p.add_argument("--months", type=int, default=36)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--rate-limit", type=float, default=25.0)
+    p.add_argument(
+        "--rate-customers",
+        type=int,
+        default=None,
+        help="customers of the rate-limited run (default: customers / 5)",
+    )
+    p.add_argument("--skip-rate", action="store_true", help="skip the rate-limited run")
+    a = p.parse_args(argv)
+
+    from etl.db.engine import make_engine
+    from etl.db.schema import init_db
+    from etl.logs import configure_logging
+    from etl.sandbox.generator import generate_account
+    from etl.sandbox.server import SandboxServer
+
+    configure_logging("warning", "json")
+    tmp = Path(tempfile.mkdtemp(prefix="etl-sync-bench-"))
+
+    def fresh_db(name: str) -> Path:
+        path = tmp / f"{name}.db"
+        eng = make_engine(f"sqlite:///{path}")
+        init_db(eng)
+        eng.dispose()
+        return path
+
+    t0 = time.monotonic()
+    acct = generate_account(seed=a.seed, customers=a.customers, months=a.months)
+    gen_s = time.monotonic() - t0
+    with SandboxServer(acct) as srv:
+        assert srv.base_url is not None
+        db = fresh_db("full")
+        before = srv.stats()["total"]
+        full = run_etl(
+            [
+                "sync",
+                "--no-rate-limit",
+                "--no-recompute",
+                "--no-progress",
+                f"--workers={a.workers}",
+            ],
+            db=db,
+            base_url=srv.base_url,
+        )
+        served = srv.stats()["total"] - before
+        lines = _count(db, "invoice_lines")
+        objects = full["objects"]
+        print(
+            json.dumps(
+                {
+                    "figure": "full load, no rate limit, into SQLite",
+                    "customers": a.customers,
+                    "months": a.months,
+                    "generate_s": round(gen_s, 1),
+                    "objects": objects,
+                    "invoice_lines": lines,
+                    "requests": served,
+                    "requests_per_100_objects": round(100 * served / max(1, objects), 3),
+                    "requests_per_100_objects_and_lines": round(
+                        100 * served / max(1, objects + lines), 3
+                    ),
+                    "objects_per_s": round(objects / full["wall_s"], 1),
+                    "objects_and_lines_per_s": round((objects + lines) / full["wall_s"], 1),
+                    "wall_s": full["wall_s"],
+                    "cpu_s_of_sync_process": full["cpu_s"],
+                    "objects_per_cpu_s": round(objects / max(0.01, full["cpu_s"]), 1),
+                    "peak_rss_mb": full["peak_rss_mb"],
+                }
+            ),
+            flush=True,
+        )
+        before = srv.stats()["total"]
+        inc = run_etl(
+            ["sync", "--no-rate-limit", "--no-recompute", "--no-progress"],
+            db=db,
+            base_url=srv.base_url,
+        )
+        print(
+            json.dumps(
+                {
+                    "figure": "incremental sync of the unchanged account",
+                    "kind": inc["kind"],
+                    "requests": srv.stats()["total"] - before,
+                    "objects_written": inc["objects"],
+                    "wall_s": inc["wall_s"],
+                }
+            ),
+            flush=True,
+        )
+    if a.skip_rate:
+        return 0
+    n = a.rate_customers or max(100, a.customers // 5)
+    acct = generate_account(seed=a.seed, customers=n, months=a.months)
+    with SandboxServer(acct, rate_limit=a.rate_limit) as srv:
+        assert srv.base_url is not None
+        db = fresh_db("rate")
+        limited = run_etl(
+            [
+                "sync",
+                f"--rate-limit={a.rate_limit}",
+                "--no-recompute",
+                "--no-progress",
+                f"--workers={a.workers}",
+            ],
+            db=db,
+            base_url=srv.base_url,
+        )
+        stats = srv.stats()
+        served = stats["total"]
+        rate = served / limited["duration_s"]
+        print(
+            json.dumps(
+                {
+                    "figure": f"full load with --rate-limit {a.rate_limit:g}",
+                    "customers": n,
+                    "objects": limited["objects"],
+                    "requests": served,
+                    "server_429s": stats.get("rate_limited", 0),
+                    "duration_s": limited["duration_s"],
+                    "requests_per_s": round(rate, 2),
+                    "share_of_allowed_rate": round(rate / a.rate_limit, 3),
+                }
+            ),
+            flush=True,
+        )
+    return 0
+
+
+def _count(db: Path, table: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

