@@ -266,12 +266,12 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
         contributing.setdefault((cust, m), set()).update(rates.subs[key])
 
     waiting = _waiting(acct, timelines, as_of, cur_idx, rates.paying)
-    waiting_subs: dict[str, int] = {}
+    waiting_subs: dict[str, set[str]] = {}
     waiting_cust: dict[str, int] = {}
     for (cust, _plan), (total, subs) in waiting.items():
         v = max(0, round_half_up(total))
         waiting_cust[cust] = waiting_cust.get(cust, 0) + v
-        waiting_subs[cust] = waiting_subs.get(cust, 0) + len(subs)
+        waiting_subs.setdefault(cust, set()).update(subs)
 
     # movements
     currencies = sorted(set(cust_currency.values()))
@@ -321,7 +321,7 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
         if v > 0:
             mt = monthly[(cust_currency[cust], cur_idx)]
             mt.waiting_mrr += v
-            mt.waiting_subscriptions += waiting_subs[cust]
+            mt.waiting_subscriptions += len(waiting_subs[cust])
 
     truth.monthly = {(cur, months[m]): mt for (cur, m), mt in monthly.items()}
     truth.customer_month_mrr = {(c, months[m]): v for (c, m), v in cm.items()}
