@@ -80,3 +80,20 @@ def test_playbook_figures_and_identities(engine: Engine, db_url: str) -> None:
     )
     check_identities(comp)  # type: ignore[arg-type]
     assert len(monthly) >= 28
+
+    # The analysts' views agree with the tables.
+    with engine.connect() as conn:
+        bridge = conn.exec_driver_sql(
+            "SELECT month, starting_mrr, ending_mrr, new_mrr, reactivation_mrr, churned_mrr "
+            "FROM mrr_movements WHERE basis = 'native' ORDER BY month"
+        ).all()
+        per_customer = conn.exec_driver_sql(
+            "SELECT SUM(mrr) FROM customer_mrr_monthly WHERE month = '2019-12-01'"
+        ).scalar_one()
+        per_plan = conn.exec_driver_sql(
+            "SELECT SUM(total_mrr), COUNT(amount) FROM plan_mrr_monthly WHERE month = '2019-12-01'"
+        ).one()
+    by_month = {str(r[0])[:7]: r for r in bridge}
+    assert by_month["2019-12"][1:] == (184_000, 125_500, 10_000, 0, 70_500)
+    assert by_month["2018-09"][3:5] == (3_000, 5_000)
+    assert per_customer == 125_500 and per_plan[0] == 125_500 and per_plan[1] > 0
