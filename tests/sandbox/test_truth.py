@@ -233,6 +233,35 @@ def test_current_month_and_waiting() -> None:
             "contraction": mt.contraction,
             "churn": mt.churn,
         }
+    # waiting subscriptions, from the objects: active or past_due, no cancellation, a paid
+    # positive line at the end of October and none at the end of November
+    t_prev = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp())
+    t_now = int(datetime(2026, 12, 1, tzinfo=UTC).timestamp())
+    paying: dict[str, set[int]] = {}
+    for inv in acct.objects["invoice"].values():
+        if inv["status"] != "paid" or inv["status_transitions"]["paid_at"] > acct.now:
+            continue
+        for ln in inv["lines"]["data"]:
+            price = acct.objects["price"][ln["pricing"]["price_details"]["price"]]
+            net = ln["amount"] - sum(d["amount"] for d in ln["discount_amounts"])
+            if not ln["subscription"] or not price["recurring"] or net <= 0:
+                continue
+            if price["recurring"]["usage_type"] != "licensed":
+                continue
+            for t in (t_prev, t_now):
+                if ln["period"]["start"] < t <= ln["period"]["end"]:
+                    paying.setdefault(ln["subscription"], set()).add(t)
+    waiting_by_cur: dict[str, int] = {}
+    for sub in acct.objects["subscription"].values():
+        if (
+            sub["status"] in ("active", "past_due")
+            and not sub["cancel_at_period_end"]
+            and paying.get(sub["id"], set()) == {t_prev}
+        ):
+            waiting_by_cur[sub["currency"]] = waiting_by_cur.get(sub["currency"], 0) + 1
+    assert waiting_by_cur == {
+        cur: mt.waiting_subscriptions for cur, mt in current.items() if mt.waiting_subscriptions
+    }
     # the waiting subscriptions are active ones whose renewal this month is unpaid
     for c in waiting_only[:20]:
         subs = [s for s in acct.objects["subscription"].values() if s["customer"] == c]
