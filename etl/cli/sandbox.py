@@ -153,5 +153,6 @@ def truth(
     account = _generate(customers, months, seed, end)
     from etl.sandbox.truth import ground_truth
 
-    result = ground_truth(account, as_of=as_of_date, timezone=timezone).to_json()
+    # truth reads a date as the end of that day in the time zone
+    result = ground_truth(account, as_of=as_of_date, timezone=timezone).to_json()  # type: ignore[arg-type]
     typer.echo(result if isinstance(result, str) else json.dumps(result, indent=2, sort_keys=True))

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pages", type=int, default=200, help="pages per resource and pass")
-    parser.add_argument("--sdk-pages", type=int, default=50, help="pages per resource via the SDK")
+    parser.add_argument("--sdk-pages", type=int, default=20, help="pages per resource via the SDK")
     args = parser.parse_args(argv)
 
     from etl.sandbox.generator import generate_account
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 inside.append(time.perf_counter() - t0)
 
-        srv.handle = timed_handle  # type: ignore[method-assign]
+        srv.handle = timed_handle  # type: ignore[method-assign,assignment]
         for label in ("cold (first render)", "warm (cached JSON)"):
             print(f"limit=100 pages, {label}:")
             for resource in RESOURCES:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,11 +239,8 @@ def select(
         assert first.key is not None
         candidates = index.positions_where(first.name, first.key, first.value)
         start, stop = bisect_left(candidates, lo), bisect_left(candidates, hi)
-        order = (
-            (candidates[i] for i in range(start, stop))
-            if backwards
-            else (candidates[i] for i in range(stop - 1, start - 1, -1))
-        )
+        steps = range(start, stop) if backwards else range(stop - 1, start - 1, -1)
+        order: Iterator[int] = (candidates[i] for i in steps)
     else:
         order = iter(range(lo, hi)) if backwards else iter(range(hi - 1, lo - 1, -1))
 

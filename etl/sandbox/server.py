@@ -513,6 +513,8 @@ class SandboxServer:
         httpd = _HTTPServer((host, port), handler)
         self._httpd = httpd
         bound_host, bound_port = httpd.server_address[:2]
+        if isinstance(bound_host, bytes):
+            bound_host = bound_host.decode()
         self.base_url = f"http://{bound_host}:{bound_port}"
         self._thread = threading.Thread(
             target=httpd.serve_forever,

@@ -231,8 +231,8 @@ def _legacy_subscription(sub: Obj) -> None:
     items = [dict(item) for item in listed.get("data") or []]
     listed["data"] = items
     sub["items"] = listed
-    starts = [i.get("current_period_start") for i in items if i.get("current_period_start")]
-    ends = [i.get("current_period_end") for i in items if i.get("current_period_end")]
+    starts: list[int] = [i["current_period_start"] for i in items if i.get("current_period_start")]
+    ends: list[int] = [i["current_period_end"] for i in items if i.get("current_period_end")]
     sub["current_period_start"] = min(starts) if starts else None
     sub["current_period_end"] = max(ends) if ends else None
     for item in items:
