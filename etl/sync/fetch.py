@@ -175,7 +175,15 @@ def fetch_pages(
         query = dict(base)
         if cursor is not None:
             query["starting_after"] = cursor
-        body = api.get(path, query)
+        try:
+            body = api.get(path, query)
+        except stripe.InvalidRequestError as exc:
+            # Stripe look-alikes (localstripe) refuse some expansions: do without.
+            if "expand" not in query or "expand" not in str(exc).lower():
+                raise
+            log.warning("expand_unsupported", path=path, expand=query["expand"])
+            base.pop("expand", None)
+            continue
         objects = list(body.get("data") or [])
         if complete_invoices:
             for inv in objects:

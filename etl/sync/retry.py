@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import stripe
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import RetryCallState, Retrying, stop_after_attempt
 
 T = TypeVar("T")
 
@@ -62,6 +62,26 @@ def backoff_seconds(attempt: int, exc: BaseException | None = None) -> float:
     return delay
 
 
+# A plain 5xx (no Stripe-Should-Retry) has already been retried by the SDK; a few more
+# tries cover a flaky moment without hammering a server that is really broken.
+PLAIN_5XX_ATTEMPTS = 3
+
+
+def _is_plain_5xx(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, stripe.APIError)
+        and not isinstance(exc, stripe.RateLimitError)
+        and _header(exc, "Stripe-Should-Retry") is None
+    )
+
+
+def _should_retry(state: RetryCallState) -> bool:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    if exc is None or not is_retryable(exc):
+        return False
+    return not (_is_plain_5xx(exc) and state.attempt_number >= PLAIN_5XX_ATTEMPTS)
+
+
 def _wait(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome is not None else None
     return backoff_seconds(state.attempt_number, exc)
@@ -85,7 +105,7 @@ def call_with_retry(
     if sleep is not None:
         kwargs["sleep"] = sleep
     retrying = Retrying(
-        retry=retry_if_exception(is_retryable),
+        retry=_should_retry,
         wait=_wait,
         stop=stop_after_attempt(attempts),
         before_sleep=before_sleep,
