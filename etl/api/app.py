@@ -109,7 +109,7 @@ def _restore_examples(app: FastAPI, doc: dict[str, Any]) -> None:
     for route in routes:
         if not isinstance(route, APIRoute):
             continue
-        for method in route.methods:
+        for method in route.methods or ():
             op = doc["paths"].get(route.path, {}).get(method.lower())
             if op is None:
                 continue
