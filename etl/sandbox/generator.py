@@ -72,6 +72,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from etl.sandbox.sim_catalog import (
@@ -470,21 +471,28 @@ class Account:
         self._dirty.clear()
 
     def _sort_new(self, marks: dict[str, int]) -> None:
-        """Creation order = ascending (created, id) among the objects added since `marks`."""
+        """Creation order = ascending (created, id) among the objects added since `marks`.
+
+        Objects are added in time order, so only ties (same second) are out of order;
+        the new tail is re-inserted sorted, without touching the older objects unless a
+        new object sorts before one of them."""
         for r, d in self.objects.items():
             n = marks.get(r, 0)
             if len(d) - n < 2:
                 continue
-            items = list(d.items())
-            head, tail = items[:n], items[n:]
-            key = _creation_key
-            tail.sort(key=key)
-            if n and tail and key(tail[0]) < key(head[-1]):
-                head.extend(tail)
-                head.sort(key=key)
-                tail = []
-            d.clear()
-            d.update(head)
+            tail_keys = list(islice(d, n, None))
+            tail = sorted(((k, d[k]) for k in tail_keys), key=_creation_key)
+            if [k for k, _ in tail] == tail_keys:
+                continue
+            if n:
+                head_last = next(islice(d.items(), n - 1, n))
+                if _creation_key(tail[0]) < _creation_key(head_last):
+                    items = sorted(d.items(), key=_creation_key)
+                    d.clear()
+                    d.update(items)
+                    continue
+            for k in tail_keys:
+                del d[k]
             d.update(tail)
 
     def _emit(self, t: int, etype: str, obj: Obj, previous: Obj | None = None) -> None:
@@ -846,6 +854,7 @@ class Account:
                 tl.periods.append(Period(it.id, it.price.id, it.qty, t, anchor, fact, trial=True))
             self._finalize(t, inv, s, fail=False)
             self._sync_sub(t, s, latest_invoice=inv)
+            self._at(anchor - 3 * DAY, self._trial_will_end, s)
             if r.random() < 0.22:  # the trial does not convert
                 self._at(t + r.randint(1, 13) * DAY, self._cancel_request, s, "period_end")
             self._at(anchor, self._renew, s)
@@ -867,6 +876,12 @@ class Account:
         self._sync_sub(t, s, latest_invoice=inv)
         self._plan_period(t, s, t + 60)
         self._at(e, self._renew, s)
+
+    def _trial_will_end(self, t: int, s: _Sub) -> None:
+        if s.status == "trialing" and not s.cancel_at_period_end:
+            self._emit(
+                t, "customer.subscription.trial_will_end", self.objects["subscription"][s.id]
+            )
 
     def _sub_obj(self, s: _Sub) -> Obj:
         items = [
@@ -1173,7 +1188,9 @@ class Account:
                 sp["change"].invoice = fact
         return inv_id, fact
 
-    def _finalize(self, t: int, inv_id: str, s: _Sub | None, fail: bool) -> None:
+    def _finalize(
+        self, t: int, inv_id: str, s: _Sub | None, fail: bool, next_attempt: int | None = None
+    ) -> None:
         c = s.cust if s is not None else None
         assert c is not None
         number = f"{c.prefix}-{c.seq:04d}"
@@ -1202,7 +1219,7 @@ class Account:
                 "invoice.payment_failed",
                 attempt_count=1,
                 attempted=True,
-                next_payment_attempt=t + 3 * DAY,
+                next_payment_attempt=next_attempt,
             )
             return
         self._pay(t, inv_id)
@@ -1333,13 +1350,22 @@ class Account:
         weekly = p0.interval == "week"
         fail = amount_due > 0 and not weekly and r.random() < 0.08
         fin = t + 3600
-        self._at(fin, self._finalize_renewal, s, inv, fail)
         lo = fin + 60
+        attempts: list[int] = []
+        k = 0
         if fail:
-            if r.random() < 0.55:
-                rec = fin + r.choice((3, 5, 7)) * DAY + r.randint(0, 3600)
-                self._at(rec, self._recover, s, inv)
-                lo = rec + 60
+            # Retries 3, 5 and 7 days after the first attempt; one of them succeeds, or
+            # after 15 days the invoice is given up and the subscription canceled.
+            attempts = [fin + d * DAY + r.randint(0, 3600) for d in (3, 5, 7)]
+            k = r.randrange(3) if r.random() < 0.55 else 3
+        self._at(fin, self._finalize_renewal, s, inv, fail, attempts[0] if attempts else None)
+        if fail:
+            for i in range(k):
+                nxt = attempts[i + 1] if i + 1 < len(attempts) else None
+                self._at(attempts[i], self._retry_failed, inv, nxt)
+            if k < 3:
+                self._at(attempts[k], self._recover, s, inv)
+                lo = attempts[k] + 60
             else:
                 self._at(fin + 15 * DAY, self._give_up, s, inv, r.random() < 0.3)
                 self._at(end, self._renew, s)
@@ -1347,11 +1373,27 @@ class Account:
         self._plan_period(lo, s, lo)
         self._at(end, self._renew, s)
 
-    def _finalize_renewal(self, t: int, s: _Sub, inv: str, fail: bool) -> None:
-        self._finalize(t, inv, s, fail)
+    def _finalize_renewal(
+        self, t: int, s: _Sub, inv: str, fail: bool, next_attempt: int | None
+    ) -> None:
+        self._finalize(t, inv, s, fail, next_attempt)
         if fail:
             self._set_status(t, s, "past_due")
             self._sync_sub(t, s)
+
+    def _retry_failed(self, t: int, inv: str, next_attempt: int | None) -> None:
+        if self.invoice_facts[inv].status != "open":
+            return
+        old = self.objects["invoice"][inv]
+        self._update(
+            t,
+            "invoice",
+            inv,
+            None,
+            attempt_count=old["attempt_count"] + 1,
+            next_payment_attempt=next_attempt,
+        )
+        self._emit(t, "invoice.payment_failed", self.objects["invoice"][inv])
 
     def _recover(self, t: int, s: _Sub, inv: str) -> None:
         if self.invoice_facts[inv].status != "open":

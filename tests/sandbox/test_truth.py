@@ -379,7 +379,6 @@ def test_simple_monthly_customer_by_hand(acct: Account) -> None:
             or item[0]["price"]["unit_amount"] == 0
             or not s["cancel_at_period_end"]
             or s["status"] != "canceled"
-            or s["trial_start"]
         ):
             continue
         invs = [
