@@ -292,10 +292,10 @@ def compute_customer(
         if per is None:
             per = ints[key] = {}
         for j, dd in fper.items():
-            n, d = per.get(j, 0), 1
+            n, dn = per.get(j, 0), 1
             for bottom, top in dd.items():
-                n, d = n * bottom + top * d, d * bottom
-            per[j] = (2 * n + d) // (2 * d)
+                n, dn = n * bottom + top * dn, dn * bottom
+            per[j] = (2 * n + dn) // (2 * dn)
     by_month: dict[str, dict[int, dict[str, int]]] = {}
     totals: dict[str, dict[int, int]] = {}
     for (cur, plan), per in ints.items():
@@ -596,9 +596,7 @@ class Aggregates:
         self.by_plan = {k: v for k, v in self.by_plan.items() if any(v)}
 
     @classmethod
-    def from_tables(
-        cls, monthly_rows: Iterable[Mapping[str, Any]], plan_rows: Iterable[Mapping[str, Any]]
-    ) -> Aggregates:
+    def from_tables(cls, monthly_rows: Iterable[Any], plan_rows: Iterable[Any]) -> Aggregates:
         """The sums back from stored native `mrr_monthly` and `mrr_by_plan` rows."""
         agg = cls()
         for r in monthly_rows:

@@ -149,7 +149,7 @@ def _lines_sql(conn: Connection, where: str = "") -> str:
 
 def _stream_lines(conn: Connection, where: str = "") -> Iterator[tuple[Any, ...]]:
     """Revenue lines as plain tuples in `Line` field order, in customer order."""
-    dbapi = conn.connection.dbapi_connection
+    dbapi: Any = conn.connection.dbapi_connection
     assert dbapi is not None
     if conn.dialect.name == "postgresql":
         cur = dbapi.cursor(name=f"revenue_lines_{id(conn)}")
@@ -383,7 +383,7 @@ def _full(
         report.customers += 1
 
     current: int | None = None
-    buf: list[Line] = []
+    buf: list[Any] = []
     for ln in _stream_lines(conn):
         if ln[0] != current:
             if buf:
@@ -459,7 +459,7 @@ def _incremental(
         where = _in_list(ids)
         expected = _expected(conn, where)
         adjustments = _adjustments(conn, where)
-        by_cust: dict[int, list[Line]] = {cid: [] for cid in ids}
+        by_cust: dict[int, list[Any]] = {cid: [] for cid in ids}
         for ln in _stream_lines(conn, f"WHERE customer_id IN ({where})"):
             by_cust[ln[0]].append(ln)
         for cid in ids:
@@ -525,11 +525,13 @@ def recompute(
     )
     state = _state(settings, params)
     with engine.begin() as conn:
-        job_id = conn.execute(
+        pk = conn.execute(
             insert(JOBS).values(
                 job="recompute", trigger=trigger, status="running", started_at=started
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert pk is not None
+        job_id = pk[0]
     report = RecomputeReport(
         full=True, reason="", as_of=as_of, month=month_date(params.current_month)
     )
