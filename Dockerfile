@@ -22,8 +22,22 @@ RUN pip install --no-deps .
 
 USER etl
 WORKDIR /data
+# The SQLite database lives in the volume (and `etl chart` writes its picture there).
+# For PostgreSQL, set DATABASE_URL=postgresql+psycopg://… instead.
 VOLUME ["/data"]
 ENV DATABASE_URL=sqlite:////data/etl.db
+EXPOSE 8000
 
+# /healthz needs no key and answers 503 when the database is unreachable; urlopen
+# raises on any non-2xx answer, so the exit code is the verdict.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)" || exit 1
+
+# `docker stop` sends SIGTERM and waits 10 s: the daemon finishes or abandons the
+# running job within ETL_SHUTDOWN_GRACE (8 s) and exits 0.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["etl"]
-CMD ["--help"]
+# The scheduled jobs (sync + recompute hourly, reconcile nightly, prune weekly) and
+# the API in one process. Plain HTTP from outside the container is refused unless a
+# TLS proxy sets X-Forwarded-Proto: https, or ETL_REQUIRE_HTTPS=false is set.
+CMD ["daemon", "--serve", "--host", "0.0.0.0", "--port", "8000"]
