@@ -364,8 +364,10 @@ def _full(
 ) -> None:
     for t in (CPM, CM, SNAP):
         conn.execute(delete(t))
-    # Secondary indexes are rebuilt once at the end: cheaper than maintaining them row by row.
-    indexes = [idx for t in (CPM, CM) for idx in t.indexes]
+    # SQLite: secondary indexes are rebuilt once at the end, cheaper than maintaining them
+    # row by row (readers keep their WAL snapshot). Not on PostgreSQL, where DROP INDEX
+    # would lock readers out of the table until the transaction ends.
+    indexes = [idx for t in (CPM, CM) for idx in t.indexes] if conn.dialect.name == "sqlite" else []
     for idx in indexes:
         idx.drop(conn)
     expected = _expected(conn)
