@@ -312,7 +312,9 @@ class ServedAccount:
         self.shapes = api_shapes
         self._signature: tuple[Any, ...] | None = None
         self._indexes: dict[str, ResourceIndex] = {}
-        self._json: dict[tuple[str, str], bytes] = {}
+        # resource -> id -> JSON. Plain str -> bytes dicts are not tracked by the garbage
+        # collector, so a cache of every object costs no time in full collections.
+        self._json: dict[str, dict[str, bytes]] = {}
         self._charges: dict[str, Obj] | None = None
 
     def refresh(self) -> None:
@@ -338,6 +340,7 @@ class ServedAccount:
         if idx is None:
             idx = ResourceIndex.build(self.account.objects.get(resource, {}))
             self._indexes[resource] = idx
+            _freeze_heap()  # the index's lists are as long-lived as the account
         return idx
 
     def lookup(self, resource: str, oid: str) -> Obj | None:
@@ -349,14 +352,17 @@ class ServedAccount:
         return self.account.objects.get(resource, {}).get(oid)
 
     def json_of(self, resource: str, obj: Obj) -> bytes:
-        key = (resource, obj["id"])
-        cached = self._json.get(key)
+        cache = self._json.get(resource)
+        if cache is None:
+            cache = self._json[resource] = {}
+        oid = obj["id"]
+        cached = cache.get(oid)
         if cached is None:
             if resource == "customer" and obj.get("_deleted"):
                 cached = _dumps(deleted_stub(obj))
             else:
                 cached = _dumps(render(obj, self.shapes, self.lookup))
-            self._json[key] = cached
+            cache[oid] = cached
         return cached
 
     def dict_of(self, resource: str, obj: Obj) -> Obj:
