@@ -180,6 +180,13 @@ def _finish_row(engine: Engine, run_id: int | None, result: JobResult, finished:
         )
 
 
+def _interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
+    def sleep(seconds: float) -> None:
+        stop.wait(seconds)
+
+    return sleep
+
+
 def run_job(
     container: Container,
     name: str,
@@ -217,7 +224,7 @@ def run_job(
         wait=wait_exponential(multiplier=retry_wait, min=retry_wait, max=max(retry_wait, 1) * 16),
         retry=retry_if_exception(_retryable),
         # Waiting between attempts ends at once when the daemon is asked to stop.
-        sleep=lambda seconds: ctx.stop.wait(seconds) and None,
+        sleep=_interruptible_sleep(ctx.stop),
         before_sleep=_before_sleep,
         reraise=True,
     )

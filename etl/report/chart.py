@@ -347,7 +347,7 @@ def build_scene(series: Series) -> Scene:
             items.append(Text(x, b1 + 22, month_label(p.month), 11, COLORS["muted"], "middle"))
 
     # Legend.
-    lx = LEFT
+    lx: float = LEFT
     legend = ["mrr", *MOVEMENTS_UP, *MOVEMENTS_DOWN]
     if any(p.waiting for p in pts):
         legend.insert(1, "waiting")
