@@ -27,8 +27,14 @@ if TYPE_CHECKING:
 log = get_logger("etl.api")
 _CLIENT_RID = re.compile(r"^[A-Za-z0-9._\-]{8,64}$")
 HTTPS_EXEMPT = ("/healthz",)
-# Under /v2 everything needs a key except the API's own documentation.
+# Under /v2 everything needs a key except the API's own documentation; so does /chart.
 PUBLIC = ("/v2/openapi.json", "/v2/docs", "/v2/docs/oauth2-redirect")
+
+
+def needs_key(path: str) -> bool:
+    if path.startswith("/v2/"):
+        return path not in PUBLIC
+    return path == "/chart" or path.startswith("/chart/")
 _JSON_HEADERS = [(b"content-type", JSON_TYPE.encode())]
 
 
@@ -92,7 +98,7 @@ class RequestMiddleware:
                 )
             if "\x00" in path or b"%00" in query.lower():
                 raise ApiError(400, "NUL characters are not allowed in URLs")
-            if path.startswith("/v2/") and path not in PUBLIC:
+            if needs_key(path):
                 await self.state.keys.authenticate_header(_header(scope, b"authorization"))
                 if query:
                     check_single_valued(query)
