@@ -362,9 +362,11 @@ def compute_customer(
         if w_total:
             needed.add(jc)
         had_mrr = False
+        last_j, last_q = -1, 0
         for j in sorted(needed):
-            p = tot.get(j - 1, 0)
+            p = last_q if last_j == j - 1 else tot.get(j - 1, 0)
             q = tot.get(j, 0)
+            last_j, last_q = j, q
             d = dates[j]
             if j == jc:
                 w = w_total
@@ -391,7 +393,9 @@ def compute_customer(
                     p,
                     movement,
                     amount,
-                    _count_subs(subs_at.get((cur, j))),
+                    0
+                    if (sa := subs_at.get((cur, j))) is None
+                    else (1 if type(sa) is str else len(sa)),
                     w,
                     wsubs,
                 )

@@ -219,6 +219,12 @@ def _adjustments(conn: Connection, where: str = "") -> dict[int, list[Adjustment
     return out
 
 
+class _IsoMonths(dict[date, str]):
+    def __missing__(self, d: date) -> str:
+        self[d] = text_ = d.isoformat()
+        return text_
+
+
 class _Writer:
     """Bulk INSERTs through the driver: multi-row VALUES statements, the fastest path from
     Python on both databases. The engine's rows are tuples in column order; on SQLite the
@@ -234,7 +240,7 @@ class _Writer:
         assert dbapi is not None
         self.cur = dbapi.cursor()
         self.ph = "?" if self.sqlite else "%s"
-        self._iso: dict[date, str] = {}
+        self._iso = _IsoMonths()
         self.as_of = as_of.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else as_of
         self.plan: list[tuple[Any, ...]] = []
         self.cust: list[tuple[Any, ...]] = []
@@ -252,14 +258,9 @@ class _Writer:
 
     def _text_months(self, rows: list[tuple[Any, ...]], pos: int) -> list[tuple[Any, ...]]:
         iso = self._iso
-        out = []
-        for r in rows:
-            d = r[pos]
-            s = iso.get(d)
-            if s is None:
-                s = iso[d] = d.isoformat()
-            out.append((*r[:pos], s, *r[pos + 1 :]))
-        return out
+        if pos == 2:  # customer_plan_mrr
+            return [(c, k, iso[d], *rest) for c, k, d, *rest in rows]
+        return [(c, iso[d], *rest) for c, d, *rest in rows]
 
     def _statement(self, table: str, cols: list[str], n: int) -> str:
         sql = self._sql.get((table, n))
