@@ -605,6 +605,7 @@ class Account:
         plan["active"] = False
         legacy.plan_obj = plan
         self.objects["plan"][legacy.id] = plan
+        self._emit(t, "plan.updated", plan, {"active": True})
 
     # ------------------------------------------------------------ customers
 
@@ -830,10 +831,9 @@ class Account:
             if coupon.duration == "repeating":
                 tl.discount_end = add_months(t, coupon.duration_in_months or 1)
             s.discount_live = True
-            self._put(
-                "discount",
-                discount_obj(s.discount_id, coupon.obj, c.id, sid, t, tl.discount_end),
-            )
+            disc = discount_obj(s.discount_id, coupon.obj, c.id, sid, t, tl.discount_end)
+            self._put("discount", disc)
+            self._emit(t, "customer.discount.created", disc)
             self._update(
                 t,
                 "coupon",
@@ -1339,7 +1339,9 @@ class Account:
             )
         specs.extend(self._take_pending(s))
         if s.discount_live and not self._coupon_applies(s, t):
-            s.discount_live = False
+            s.discount_live = False  # used up: Stripe removes it from the subscription
+            if s.discount_id is not None:
+                self._emit(t, "customer.discount.deleted", self.objects["discount"][s.discount_id])
         # Stripe: a renewal invoice's period is the one that just ended (when its pending
         # items accrued); the lines carry the service period.
         inv, fact = self._invoice(t, s.cust, s, specs, "subscription_cycle", prev_start, t)

@@ -384,7 +384,10 @@ def test_events_of_the_last_30_days(acct: Account) -> None:
         assert e["api_version"] == API_VERSION
         obj = e["data"]["object"]
         kind = e["type"].rsplit(".", 1)[0]
-        expected_object = {"customer.subscription": "subscription"}.get(kind, kind)
+        expected_object = {
+            "customer.subscription": "subscription",
+            "customer.discount": "discount",
+        }.get(kind, kind)
         assert obj["object"] == expected_object, e["type"]
         if e["type"].endswith(".updated"):
             assert e["data"]["previous_attributes"], e["id"]
