@@ -35,6 +35,8 @@ def needs_key(path: str) -> bool:
     if path.startswith("/v2/"):
         return path not in PUBLIC
     return path == "/chart" or path.startswith("/chart/")
+
+
 _JSON_HEADERS = [(b"content-type", JSON_TYPE.encode())]
 
 

@@ -82,6 +82,14 @@ def _conflict_email(email: str) -> ApiError:
     return ApiError(409, f"A customer with email {email!r} already exists", param="email")
 
 
+_CLEARABLE = ("extra_id", "name", "country", "state")
+
+
+def _nulls_clear(data: dict[str, Any]) -> dict[str, Any]:
+    """A JSON null for a clearable field means "no value", like an empty form field."""
+    return {k: ("" if v is None and k in _CLEARABLE else v) for k, v in data.items()}
+
+
 def _blank_to_none(v: str | None) -> str | None:
     return v if v else None
 
@@ -162,7 +170,7 @@ async def retrieve_customer(request: Request, id: str) -> Response:
 )
 async def create_customer(request: Request) -> Response:
     state = api_state(request)
-    inp = parse_input(CustomerCreate, await read_body(request))
+    inp = parse_input(CustomerCreate, _nulls_clear(await read_body(request)))
 
     def write() -> dict[str, Any]:
         now = state.clock()
@@ -209,7 +217,7 @@ async def create_customer(request: Request) -> Response:
 )
 async def update_customer(request: Request, id: str) -> Response:
     state = api_state(request)
-    inp = parse_input(CustomerUpdate, await read_body(request))
+    inp = parse_input(CustomerUpdate, _nulls_clear(await read_body(request)))
     given = inp.model_fields_set
 
     def write() -> dict[str, Any]:

@@ -132,6 +132,11 @@ class _CustomerFields(Strict):
     def _strings(cls, v: Any) -> Any:
         return _no_nul(v)
 
+    @field_validator("extra_id", mode="before")
+    @classmethod
+    def _extra_id(cls, v: Any) -> Any:
+        return _int_to_text(v)
+
     @field_validator("country")
     @classmethod
     def _country(cls, v: str | None) -> str | None:
@@ -324,6 +329,11 @@ class DeletedInvoice(Strict):
 _DT = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|z|[+-]\d{2}:?\d{2})?)?$"
 
 
+def _int_to_text(v: Any) -> Any:
+    """FirstOfficer ids are integers: accept 1340573 where "1340573" is meant."""
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
 class InvoiceCreate(Strict):
     customer: str = Field(
         description="The customer: integer id, Stripe id, extra id or email.",
@@ -362,6 +372,11 @@ class InvoiceCreate(Strict):
     @classmethod
     def _strings(cls, v: Any) -> Any:
         return _no_nul(v)
+
+    @field_validator("customer", "plan", "id", "subscription_id", mode="before")
+    @classmethod
+    def _ids(cls, v: Any) -> Any:
+        return _int_to_text(v)
 
     @field_validator("currency")
     @classmethod

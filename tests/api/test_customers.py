@@ -206,3 +206,14 @@ def test_created_customer_shows_in_list_at_once(client: TestClient) -> None:
     assert client.get("/v2/customers").json()["data"] == []
     created = client.post("/v2/customers", data={"email": "new@example.com"}).json()
     assert [c["id"] for c in client.get("/v2/customers").json()["data"]] == [created["id"]]
+
+
+def test_json_nulls_clear_and_integer_extra_id(client: TestClient) -> None:
+    r = client.post("/v2/customers", json={"email": "n@example.com", "name": None, "extra_id": 77})
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] is None and r.json()["extra_id"] == "77"
+    r = client.put("/v2/customers/77", json={"extra_id": None, "name": "Named"})
+    assert r.status_code == 200
+    assert r.json()["extra_id"] is None and r.json()["name"] == "Named"
+    r = client.put("/v2/customers/n@example.com", json={"email": None})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "email"

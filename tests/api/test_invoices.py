@@ -201,3 +201,11 @@ def test_only_imported_invoices_are_listed(client: TestClient, container: Contai
     assert client.delete("/v2/invoices/in_stripe_1").status_code == 404
     assert client.get("/v2/invoices", params={"starting_after": "in_stripe_1"}).json()["data"] == []
     assert client.get("/v2/invoices", params={"limit": 0}).status_code == 400
+
+
+def test_integer_ids_in_json(client: TestClient, container: Container) -> None:
+    cid = _setup(client, container)
+    r = client.post("/v2/invoices", json={"customer": cid, "amount": 100, "id": 1462443986})
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == "1462443986" and r.json()["customer"] == "cus_ABCD"
+    assert client.get("/v2/invoices/1462443986").status_code == 200
