@@ -1140,9 +1140,9 @@ class Account:
         starting = c.balance
         x = total + starting
         amount_due = max(0, x)
-        if x < 0 or starting:
+        if min(0, x) != c.balance:
             c.balance = min(0, x)
-            self._customer_field(t, c, balance=c.balance)
+            self._update(t, "customer", c.id, "customer.updated", balance=c.balance)
         total_taxes: list[Obj] = []
         if tax is not None and any(ln["taxes"] for ln in lines):
             total_taxes = [
