@@ -27,14 +27,17 @@ def parse_as_of(value: str, timezone: str) -> datetime:
         if len(v) == 10:
             d = date.fromisoformat(v)
             local = datetime.combine(d + timedelta(days=1), time(0), tzinfo=ZoneInfo(timezone))
-            return (local - timedelta(seconds=1)).astimezone(UTC).replace(tzinfo=None)
-        dt = datetime.fromisoformat(v[:-1] + "+00:00" if v.endswith("Z") else v)
+            dt = (local - timedelta(seconds=1)).astimezone(UTC).replace(tzinfo=None)
+        else:
+            dt = datetime.fromisoformat(v[:-1] + "+00:00" if v.endswith("Z") else v)
     except ValueError:
         raise UsageError(
             f"--as-of {value!r} is not a date (2024-05-31) or ISO datetime (2024-05-31T12:00:00Z)"
         ) from None
     if dt.tzinfo is not None:
         dt = dt.astimezone(UTC).replace(tzinfo=None)
+    if not 1990 <= dt.year <= 2099:
+        raise UsageError(f"--as-of {value!r} is outside the years 1990–2099")
     return dt
 
 

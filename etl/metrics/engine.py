@@ -243,7 +243,7 @@ def compute_customer(
         if interval is None or start is None or end is None or end <= start:
             result.unrated_lines += 1
             continue
-        first = bisect_right(starts, start)  # first month end > start
+        first = bisect_right(starts, start) or 1  # first month end > start (grid from 1990)
         last = bisect_right(starts, end)  # one past the last month end ≤ end
         if last > jc + 1:
             last = jc + 1

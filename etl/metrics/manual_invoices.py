@@ -116,7 +116,11 @@ def parse_datetime(v: Any) -> datetime:
 
 def _dt(v: Any, param: str, errs: list[tuple[str, str]]) -> datetime | None:
     try:
-        return parse_datetime(v)
+        dt = parse_datetime(v)
+        if not 1990 <= dt.year <= 2099:
+            errs.append((param, f"{dt.date().isoformat()} is outside the years 1990–2099"))
+            return None
+        return dt
     except (ValueError, TypeError, OverflowError, OSError):
         errs.append(
             (param, f"must be an ISO 8601 datetime such as 2016-05-05T10:26:26+00:00, got {v!r}")
@@ -182,9 +186,10 @@ def validate_invoice_input(
         if not isinstance(raw, dict):
             errors.append(RowError(ln, "row", "must be an object with the invoice's fields"))
             continue
-        unknown = sorted(k for k in raw if k not in FIELDS and k not in IGNORED)
+        unknown = sorted(str(k) for k in raw if k not in FIELDS and k not in IGNORED)
         for k in unknown:
-            errs.append((str(k), "unknown field"))
+            # "__extra__": set by the CSV reader for a row with more values than columns
+            errs.append(("row", str(raw[k])) if k == "__extra__" else (k, "unknown field"))
         r = {k: (None if _blank(raw.get(k)) else raw.get(k)) for k in FIELDS}
 
         inv_id: str | None = None

@@ -57,6 +57,8 @@ bad-5,1,hobby_monthly,,,,yesterday
 ok-1,2,hobby_monthly,,,,2024-01-05
 bad-7,1,hobby_monthly,100,200,,2024-01-05
 bad-8,1,hobby_monthly,,,0,2024-01-05
+bad-9,1,hobby_monthly,,,,2024-01-05,surplus
+bad-10,1,hobby_monthly,,,,1985-01-01
 """
 
 
@@ -76,6 +78,8 @@ def test_bad_file_imports_nothing_and_reports_every_bad_row(
         (8, "appears twice"),
         (9, "exceeds"),
         (10, "quantity"),
+        (11, "more values than the header"),
+        (12, "outside the years"),
     ):
         assert any(f"line {line_no}:" in ln and word in ln for ln in err.splitlines()), (
             line_no,
@@ -160,3 +164,5 @@ def test_fx_load_and_recompute_with_as_of(
     out = capsys.readouterr().out
     assert "recompute (full, as of 2024-03-31T23:59:59)" in out
     assert main(["recompute", "--as-of", "not-a-date"]) == 2
+    assert main(["recompute", "--as-of", "2200-01-01"]) == 2
+    assert "outside the years" in capsys.readouterr().err
