@@ -46,6 +46,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from etl.errors import UsageError
 from etl.sandbox.sim_util import months_of, prorate, round_half_up
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class Truth:
         for (cid, month), v in sorted(self.customer_month_mrr.items()):
             months.setdefault(cid, {})[month.isoformat()] = v
         return {
-            "as_of": datetime.fromtimestamp(self.as_of, UTC).isoformat().replace("+00:00", "Z"),
+            "as_of": _iso(self.as_of),
             "timezone": self.timezone,
             "current_month": self.current_month.isoformat() if self.current_month else None,
             "monthly": monthly,
@@ -107,6 +108,10 @@ class Truth:
             "customer_month_mrr": months,
             "customer_waiting_mrr": dict(sorted(self.customer_waiting_mrr.items())),
         }
+
+
+def _iso(t: int) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _month_starts(first: int, last: int, tz: ZoneInfo) -> tuple[list[int], list[date]]:
@@ -209,6 +214,11 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
         as_of = int(datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz).timestamp()) - 1
     else:
         as_of = int(as_of_in)
+    if as_of > acct.now:
+        raise UsageError(
+            f"as-of {_iso(as_of)} is after the sandbox account's clock ({_iso(acct.now)}): "
+            "nothing is known after it"
+        )
     truth = Truth(as_of=as_of, timezone=timezone)
     timelines = [tl for tl in acct.timelines.values() if tl.created <= as_of]
     if not timelines:

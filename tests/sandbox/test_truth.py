@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from etl.errors import UsageError
 from etl.sandbox.generator import Account, generate_account
 from etl.sandbox.sim_util import DAY, add_interval
 from etl.sandbox.truth import Truth, ground_truth
@@ -415,6 +416,13 @@ def test_simple_monthly_customer_by_hand(acct: Account) -> None:
             assert last <= end_month
         checked += 1
     assert checked >= 5
+
+
+def test_as_of_after_the_clock_is_refused(acct: Account) -> None:
+    with pytest.raises(UsageError, match="after the sandbox account's clock"):
+        ground_truth(acct, as_of=acct.now + 1)
+    with pytest.raises(UsageError):
+        ground_truth(acct, as_of=date(2026, 11, 1))  # the end of that day
 
 
 def test_to_json_and_determinism() -> None:
