@@ -150,16 +150,19 @@ def test_sigkill_at_random_moments_then_rerun_gives_identical_tables(
                 proc = subprocess.Popen(
                     cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
-                # Wait until it has started writing, then let it run a random while.
+                # Wait until this process has begun its run, then let it go a random while.
+                runs_before = _runs(eng)
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline and proc.poll() is None:
-                    if _cursor_rows(eng) > 0:
+                    if _runs(eng) > runs_before:
                         break
                     time.sleep(0.02)
                 time.sleep(rng.uniform(0.0, 1.0))
                 if proc.poll() is None:
+                    running = _running(eng)
                     os.kill(proc.pid, signal.SIGKILL)
-                    killed_after_pages.append(_cursor_rows(eng))
+                    if running:
+                        killed_after_pages.append(_cursor_rows(eng))
                 proc.wait()
             kills += len(killed_after_pages)
             done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
@@ -176,6 +179,26 @@ def test_sigkill_at_random_moments_then_rerun_gives_identical_tables(
             assert "interrupted" in statuses or not killed_after_pages
     # The kills did land while the sync was running (not after it had finished).
     assert kills >= 3
+
+
+def _runs(eng: Engine) -> int:
+    try:
+        with eng.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM sync_runs")).scalar_one())
+    except Exception:
+        return 0
+
+
+def _running(eng: Engine) -> bool:
+    try:
+        with eng.connect() as conn:
+            return bool(
+                conn.execute(
+                    text("SELECT count(*) FROM sync_runs WHERE status = 'running'")
+                ).scalar_one()
+            )
+    except Exception:
+        return False
 
 
 def _cursor_rows(eng: Engine) -> int:

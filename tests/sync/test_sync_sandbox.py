@@ -25,10 +25,12 @@ def test_full_then_incremental_equals_fresh_full_load(engine: Engine, other_engi
         assert n["customers"] >= 40 and n["invoices"] > 50 and n["invoice_lines"] >= n["invoices"]
         assert n["subscription_items"] >= n["subscriptions"] > 0
         # Nothing changed: the incremental sync costs a handful of requests, writes nothing.
-        before = srv.stats()["total"]
+        before, tables, stamps = srv.stats()["total"], snapshot(engine), _stamps(engine)
         idle = sync(engine, srv)
-        assert idle.kind == "incremental" and idle.objects == 0
+        assert idle.kind == "incremental"
         assert srv.stats()["total"] - before <= 5
+        assert diff(tables, snapshot(engine)) == {}
+        assert _stamps(engine) == stamps  # unchanged rows keep their updated_at
         srv.advance(12)
         inc = sync(engine, srv)
         assert inc.kind == "incremental" and inc.objects > 0
@@ -37,24 +39,32 @@ def test_full_then_incremental_equals_fresh_full_load(engine: Engine, other_engi
         assert diff(snapshot(engine), snapshot(other_engine)) == {}
 
 
-def test_legacy_shapes_give_the_same_tables(sqlite_engine_factory: Callable[[str], Engine]) -> None:
+def _stamps(engine: Engine) -> dict[str, object]:
+    with engine.connect() as conn:
+        return {
+            t: conn.execute(text(f"SELECT max(updated_at) FROM {t}")).scalar()
+            for t in ("customers", "invoices", "invoice_lines", "subscriptions", "plans")
+        }
+
+
+def test_legacy_shapes_give_the_same_tables(
+    sqlite_engine_factory: Callable[[str], Engine],
+) -> None:
+    """The same account served in the pre-2025-03-31 shapes normalizes to the same rows,
+    and incremental sync over legacy-shaped events matches a fresh legacy load."""
     current, legacy = sqlite_engine_factory("current"), sqlite_engine_factory("legacy")
     with sandbox(**SMALL, api_shapes="current") as srv:
         sync(current, srv)
     with sandbox(**SMALL, api_shapes="legacy") as srv:
         sync(legacy, srv)
+        assert counts(current)["invoices"] > 0
+        assert diff(snapshot(current), snapshot(legacy)) == {}
         srv.advance(10)
         inc = sync(legacy, srv)
-        assert inc.kind == "incremental"
+        assert inc.kind == "incremental" and inc.objects > 0
         again = sqlite_engine_factory("legacy_fresh")
         sync(again, srv)
         assert diff(snapshot(legacy), snapshot(again)) == {}
-    assert counts(current)["invoices"] > 0
-    assert diff(snapshot(current), snapshot(legacy)) != {} or True  # clocks differ after advance
-    base = sqlite_engine_factory("legacy_base")
-    with sandbox(**SMALL, api_shapes="legacy") as srv:
-        sync(base, srv)
-    assert diff(snapshot(current), snapshot(base)) == {}
 
 
 def test_faults_and_rate_limits_give_identical_tables(
@@ -81,7 +91,8 @@ def test_client_side_rate_limit_keeps_the_server_happy(engine: Engine) -> None:
         s = sync(engine, srv, unlimited=False, rate_limit=25.0)
         assert s.status == "ok"
         assert srv.stats()["rate_limited"] == 0
-        assert s.requests / s.duration_s <= 25 * 1.15
+        # At most the bucket's burst (a quarter second's worth) above 25 per second.
+        assert s.requests <= 25 * s.duration_s + 25 / 4 + 1
 
 
 def test_cursor_older_than_30_days_falls_back_to_full_load(engine: Engine) -> None:
@@ -165,34 +176,29 @@ def test_api_customers_untouched_email_collisions_and_stripe_wins(engine: Engine
             assert clash.email == taken["email"] and clash.email_key is None
             other = conn.execute(select(c).where(c.c.stripe_id == stripe_customers[1]["id"])).one()
             assert other.email_key == stripe_customers[1]["email"].lower()
-            # Set through the API, absent in Stripe: kept. Present in Stripe: Stripe wins.
-            conn.execute(text("SELECT 1"))
+        # Set through the API: kept where Stripe has no value, overridden where it has one.
+        plain = next(
+            x
+            for x in stripe_customers[1:]
+            if x.get("name") and not (x.get("metadata") or {}).get("extra_id")
+        )
         with engine.begin() as conn:
             conn.execute(
                 update(c)
-                .where(c.c.stripe_id == stripe_customers[1]["id"])
+                .where(c.c.stripe_id == plain["id"])
                 .values(extra_id="TEAM-X", name="renamed")
             )
-            srv.advance(0)
-        with acct.lock:
-            acct.objects["customer"][stripe_customers[1]["id"]]["name"] = stripe_customers[1][
-                "name"
-            ]
         full = sync(engine, srv, full=True)
         assert full.kind == "full"
         with engine.connect() as conn:
-            other = conn.execute(select(c).where(c.c.stripe_id == stripe_customers[1]["id"])).one()
-            expected_extra = (stripe_customers[1].get("metadata") or {}).get("extra_id") or "TEAM-X"
-            assert other.extra_id == expected_extra
-            assert other.name == stripe_customers[1]["name"]
+            row = conn.execute(select(c).where(c.c.stripe_id == plain["id"])).one()
+            assert (row.extra_id, row.name) == ("TEAM-X", plain["name"])
 
 
 def test_backfill_loads_a_date_range_only(engine: Engine) -> None:
     with sandbox(customers=30, months=6, seed=9) as srv:
         acct: Any = srv.account  # type: ignore[attr-defined]
         since = datetime.utcfromtimestamp(acct.now) - timedelta(days=60)
-        from etl.sync.runner import SyncOptions  # noqa: F401
-
         s = sync(engine, srv, backfill=True, since=since.date())
         assert s.kind == "backfill" and s.objects > 0
         with engine.connect() as conn:
