@@ -240,7 +240,15 @@ def serve_demo(container: Container, opts: DemoOptions, console: Console) -> Non
 
     with container.engine.begin() as conn:
         _info, key = create_key(conn, name="demo")
-    api = ApiThread(build_app(container, require_https=False), opts.host, opts.port).start()
+    app = build_app(container, require_https=False)
+    try:
+        api = ApiThread(app, opts.host, opts.port).start()
+    except EtlError:
+        if opts.port == 0:
+            raise
+        # Port 8000 is often taken on a developer's machine: any free port will do.
+        console.print(f"Port {opts.port} is busy; serving on a free port instead.")
+        api = ApiThread(app, opts.host, 0).start()
     base = f"http://{opts.host}:{api.port}"
     console.print(
         f"\n[bold]6.[/bold] The API is serving at {base} (Ctrl-C to stop).\n"
