@@ -252,7 +252,7 @@ class SyncRunner:
                 .where(T_RUNS.c.status == "running")
                 .values(status="interrupted", finished_at=now)
             )
-            run_id = conn.execute(
+            run_id = conn.execute(  # type: ignore[index]
                 T_RUNS.insert().values(
                     kind=kind,
                     status="running",

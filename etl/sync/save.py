@@ -303,10 +303,11 @@ def assign_email_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
     sids = [r["stripe_id"] for r in rows]
     wanted = {r["stripe_id"]: r["email"].strip().lower() for r in rows if r.get("email")}
     keys = set(wanted.values())
+    cond: Any = c.stripe_id.in_(sids)
+    if keys:
+        cond = or_(cond, c.email_key.in_(keys))
     current = conn.execute(
-        select(c.id, c.stripe_id, c.created, c.email, c.email_key).where(
-            or_(c.stripe_id.in_(sids), c.email_key.in_(keys) if keys else False)
-        )
+        select(c.id, c.stripe_id, c.created, c.email, c.email_key).where(cond)
     ).all()
     holders = {r.email_key: r for r in current if r.email_key}
     page = {r.stripe_id: r for r in current if r.stripe_id in set(sids)}
