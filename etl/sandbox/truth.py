@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from etl.errors import UsageError
-from etl.sandbox.sim_util import months_of, prorate, round_half_up
+from etl.sandbox.sim_util import prorate, round_half_up
 
 if TYPE_CHECKING:
     from etl.sandbox.generator import Account, InvoiceFact, SubTimeline
@@ -150,12 +150,12 @@ class _Rates:
     def __init__(self, starts: list[int], last_index: int) -> None:
         self.starts = starts
         self.last = last_index  # index of the current month
-        self.sum: dict[tuple[str, str, int], Fraction] = {}
+        self.sum: dict[tuple[str, str, int], Fraction | int] = {}
         self.subs: dict[tuple[str, str, int], set[str]] = {}
         self.paying: set[tuple[str, int]] = set()  # (subscription, month): a positive line
 
     def add(
-        self, cust: str, plan: str, sub: str, start: int, end: int, rate: Fraction, net: int
+        self, cust: str, plan: str, sub: str, start: int, end: int, rate: Fraction | int, net: int
     ) -> None:
         """A line active on (start, end]: it counts at month m when start < T_m <= end."""
         starts = self.starts
@@ -170,6 +170,20 @@ class _Rates:
             if net > 0:
                 self.paying.add((sub, m))
             j += 1
+
+
+# months(interval) of the spec as numerator / denominator
+_MONTHS = {"day": (12, 365), "week": (12, 52), "month": (1, 1), "year": (12, 1)}
+
+
+def _rate(amount: int, full: int, part: int, interval: str | None, count: int) -> Fraction | int:
+    """amount × (full / part) / months(interval): the spec's monthly rate of a line (full =
+    part for a whole billing period); an int when exact, which keeps the sums fast."""
+    num, den = _MONTHS[interval or "month"]
+    top, bottom = amount * full * den, part * num * count
+    if top % bottom == 0:
+        return top // bottom
+    return Fraction(top, bottom)
 
 
 def _coupon_discount(acct: Account, tl: SubTimeline, gross: int, inv: InvoiceFact) -> int:
@@ -239,7 +253,7 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
             price = prices[p.price]
             gross = price.unit_amount * p.quantity
             net = gross - _coupon_discount(acct, tl, gross, p.invoice)
-            rate = Fraction(net) / months_of(price.interval or "month", price.interval_count)
+            rate = _rate(net, 1, 1, price.interval, price.interval_count)
             rates.add(tl.customer, p.price, tl.id, p.start, p.end, rate, net)
         for ch in tl.changes:
             if not _counted(ch.invoice, as_of):
@@ -249,17 +263,13 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
             old = prices[ch.old_price]
             credit = -prorate(old.unit_amount * ch.old_quantity, part, full)
             if credit:
-                rate = Fraction(credit * full, part) / months_of(
-                    old.interval or "month", old.interval_count
-                )
+                rate = _rate(credit, full, part, old.interval, old.interval_count)
                 rates.add(tl.customer, old.id, tl.id, x, e, rate, credit)
             if ch.new_price is not None:
                 new = prices[ch.new_price]
                 charge = prorate(new.unit_amount * ch.new_quantity, part, full)
                 if charge:
-                    rate = Fraction(charge * full, part) / months_of(
-                        new.interval or "month", new.interval_count
-                    )
+                    rate = _rate(charge, full, part, new.interval, new.interval_count)
                     rates.add(tl.customer, new.id, tl.id, x, e, rate, charge)
 
     # MRR per customer, plan and month
@@ -267,7 +277,7 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
     cm: dict[tuple[str, int], int] = {}
     contributing: dict[tuple[str, int], set[str]] = {}
     for key, total in rates.sum.items():
-        v = max(0, round_half_up(Fraction(total)))
+        v = max(0, total if type(total) is int else round_half_up(total))
         if v <= 0:
             continue
         cust, _plan, m = key
@@ -392,7 +402,7 @@ def _waiting(
                 put(
                     tl,
                     p.price,
-                    Fraction(net) / months_of(price.interval or "month", price.interval_count),
+                    Fraction(_rate(net, 1, 1, price.interval, price.interval_count)),
                 )
             continue
         # the renewal at the end of the current period is still to come
@@ -408,6 +418,6 @@ def _waiting(
             put(
                 tl,
                 price_id,
-                Fraction(net) / months_of(price.interval or "month", price.interval_count),
+                Fraction(_rate(net, 1, 1, price.interval, price.interval_count)),
             )
     return out
