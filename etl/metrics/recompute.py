@@ -65,6 +65,7 @@ PLANS = Plan.__table__  # type: ignore[attr-defined]
 
 FLUSH_ROWS = 20_000
 SQLITE_CACHE_KB = 256_000
+PG_LOCK_KEY = 0x6D657472  # "metr"
 FETCH = 20_000
 CHUNK = 500
 
@@ -543,8 +544,12 @@ def recompute(
         with engine.begin() as conn:
             if conn.dialect.name == "sqlite":
                 # A bigger page cache for this connection: index maintenance on a large
-                # database otherwise thrashes the default 2 MB cache.
+                # database otherwise thrashes the default 2 MB cache. (BEGIN IMMEDIATE
+                # already serializes recomputes.)
                 conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KB}")
+            else:
+                # One recompute at a time (API writes, sync and scheduler may all ask).
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})")
             last = _last_run(conn)
             if full:
                 reason = "requested"

@@ -222,3 +222,20 @@ def test_sqlite_and_postgresql_give_identical_rows(both: Any) -> None:
     assert sqlite_rows["customer_snapshots"] and sqlite_rows["mrr_by_plan"]
     for table in TABLES:
         assert sqlite_rows[table] == pg_rows[table], table
+
+
+def test_concurrent_recomputes_serialize(engine: Engine, db_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = settings_for(db_url)
+    populate(engine, settings, 4)
+    recompute(engine, settings, as_of=AS_OF, full=True)
+    expected = dump(engine)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = [
+            pool.submit(recompute, engine, settings, as_of=AS_OF, full=(i % 2 == 0))
+            for i in range(3)
+        ]
+        reports = [f.result() for f in futures]
+    assert all(r.job_run_id for r in reports)
+    assert dump(engine) == expected
