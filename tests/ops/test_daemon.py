@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy.exc import OperationalError
 
 from etl.db.engine import make_engine
@@ -155,3 +156,54 @@ def test_sigterm_during_a_hung_job_abandons_it_after_the_grace_time(
     assert last["event"] == "daemon_stopped"
     assert last["clean"] is False and last["abandoned"] == "sync"
     engine.dispose()
+
+
+def test_daemon_serve_runs_the_api_in_the_same_process(tmp_path: Path) -> None:
+    import socket
+
+    import httpx
+
+    db_url = f"sqlite:///{tmp_path / 'etl.db'}"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = etl_env(
+        tmp_path,
+        db_url,
+        ETL_SCHEDULE_SECONDS="1",
+        ETL_JOB_RETRIES="0",
+        ETL_SHUTDOWN_GRACE="5",
+    )  # no STRIPE_API_KEY: every sync fails at once with a clear error, recompute still runs
+    proc, log_path = _start_daemon(tmp_path, env, "--serve", "--port", str(port))
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def recomputed() -> bool:
+            assert proc.poll() is None, log_path.read_text()
+            try:
+                body = httpx.get(f"{base}/healthz", timeout=2).json()
+            except httpx.TransportError:
+                return False
+            return body["last_recompute_at"] is not None
+
+        wait_until(recomputed, 60, "/healthz to report a recompute")
+        assert httpx.get(f"{base}/v2/mrr").status_code == 401  # the whole API, with keys
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = log_path.read_text()
+    assert proc.returncode == 0, output
+    lines = json_lines(output)
+    assert lines[-1]["event"] == "daemon_stopped" and lines[-1]["clean"] is True
+    failed = [x for x in lines if x["event"] == "job_run" and x["job"] == "sync"]
+    assert failed and failed[0]["status"] == "failed"
+    assert (
+        failed[0]["error"]
+        == "setting STRIPE_API_KEY: is not set (a secret sk_… or restricted rk_… key)"
+    )
+    assert failed[0]["attempts"] == 1  # a configuration error is not retried
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{base}/healthz", timeout=2)
