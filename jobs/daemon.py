@@ -76,6 +76,7 @@ class Daemon:
         self._idle.set()
         self._api: Any = None
         self._scheduler: Any = None
+        self._loop_done = threading.Event()
 
     # ------------------------------------------------------------------ jobs
 
@@ -102,10 +103,15 @@ class Daemon:
     def _watch_stop(self) -> None:
         # Shutdown is requested from a thread, not from the signal handler: the handler
         # may interrupt the scheduler's main loop while it holds its own locks.
+        # A signal may also come while the scheduler is still starting: keep asking
+        # until its loop has ended.
         self.stop.wait()
-        if self._scheduler is not None:
-            with contextlib.suppress(Exception):  # already stopped
-                self._scheduler.shutdown(wait=False)
+        while not self._loop_done.is_set():
+            scheduler = self._scheduler
+            if scheduler is not None and scheduler.running:
+                with contextlib.suppress(Exception):  # stopped in the meantime
+                    scheduler.shutdown(wait=False)
+            self._loop_done.wait(0.1)
 
     # ------------------------------------------------------------------ API
 
@@ -188,6 +194,7 @@ class Daemon:
             self._stop_api()
             raise
         finally:
+            self._loop_done.set()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return self._finish()
