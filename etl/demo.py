@@ -145,7 +145,9 @@ def run_demo(opts: DemoOptions, console: Console) -> DemoResult:
     timings: dict[str, float] = {}
     t_all = time.monotonic()
     path = _prepare_db(opts)
-    end = datetime.now(UTC).replace(microsecond=0)
+    # History up to today's midnight (UTC): the same account all day long, so that two
+    # runs on one day show the same figures.
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
     t0 = time.monotonic()
     with console.status("Generating the account…"):

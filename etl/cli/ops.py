@@ -125,12 +125,25 @@ def _ago(iso: str | None) -> str:
     return f"{iso} ({span} ago)"
 
 
+def _short(iso: str | None) -> str:
+    """2026-11-21T21:48:07Z -> 2026-11-21 21:48:07 (UTC, as every time here)."""
+    return iso[:19].replace("T", " ") if iso else ""
+
+
 def _counts_text(run: dict[str, Any]) -> str:
     if run.get("error"):
         return str(run["error"])[:80]
     counts = run.get("counts") or {}
-    parts = [f"{k}={v}" for k, v in counts.items() if isinstance(v, int | float) and v]
+    parts = [
+        f"{k}={v:,}"
+        for k, v in counts.items()
+        if isinstance(v, int) and not isinstance(v, bool) and v and k not in _NOISE
+    ]
     return ", ".join(parts[:4])
+
+
+# Bookkeeping fields of job reports that say nothing about the work done.
+_NOISE = frozenset({"run_id", "job_run_id", "keep_days", "retries", "rate_limited"})
 
 
 @app.command("status")
@@ -174,11 +187,11 @@ def status_cmd(
             )
             t.add_row(
                 job,
-                str(last.get("started_at")),
+                _short(last.get("started_at")),
                 f"[{style}]{last.get('status')}[/{style}]" if style else str(last.get("status")),
                 f"{last['duration_s']:.1f}s" if last.get("duration_s") is not None else "",
                 _counts_text(last),
-                ok["finished_at"] if ok else "never",
+                _short(ok["finished_at"]) if ok else "never",
             )
         con.print(t)
     else:
@@ -187,7 +200,8 @@ def status_cmd(
     if sr:
         con.print(
             f"[bold]Last sync run[/bold] #{sr['id']} {sr['kind']} {sr['status']}, "
-            f"{sr['objects']} objects, {sr['requests']} requests, started {sr['started_at']}"
+            f"{sr['objects']:,} objects, {sr['requests']:,} requests, "
+            f"started {_short(sr['started_at'])}"
         )
     con.print(
         "[bold]Rows[/bold] "
@@ -198,9 +212,10 @@ def status_cmd(
         con.print(f"[bold]MRR[/bold] for {first['month'][:7]}:")
         for r in st["current_mrr"]:
             basis = " (all currencies converted)" if r["basis"] == "reporting" else ""
+            n = r["customers"]
             con.print(
                 f"  {r['currency'].upper()} {money(r['mrr'], r['currency'])}{basis}, "
-                f"{r['customers']} customers, ARR {money(r['arr'], r['currency'])}"
+                f"{n} customer{'' if n == 1 else 's'}, ARR {money(r['arr'], r['currency'])}"
             )
     else:
         con.print("[bold]MRR[/bold] not computed yet.")

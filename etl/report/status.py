@@ -120,7 +120,8 @@ def current_mrr(engine: Engine) -> list[dict[str, Any]]:
         rows = conn.execute(
             select(t.c.month, t.c.currency, t.c.basis, t.c.mrr, t.c.customers, t.c.arr)
             .where(t.c.month == month)
-            .order_by(t.c.basis, t.c.mrr.desc(), t.c.currency)
+            # The converted total first: it is the one figure for the whole account.
+            .order_by(t.c.basis.desc(), t.c.mrr.desc(), t.c.currency)
         )
         return [
             {
