@@ -13,6 +13,7 @@ from etl.api.schemas import ErrorBody
 _ERROR_TEXT = {
     400: "Invalid parameter; `param` names it",
     401: "No valid API key provided",
+    403: "Plain HTTP where HTTPS is required (ETL_REQUIRE_HTTPS)",
     404: "No such object",
     409: "Conflict: the email or id is already taken",
     500: "Unexpected failure; the body carries a request id the server log also has",
@@ -21,7 +22,7 @@ _ERROR_TEXT = {
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {}
-    for code in (400, 401, *codes, 500):
+    for code in (400, 401, 403, *codes, 500):
         out[code] = {"model": ErrorBody, "description": _ERROR_TEXT[code]}
     out[401]["content"] = {"application/json": {"example": examples.ERROR}}
     return out
