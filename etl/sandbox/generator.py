@@ -19,7 +19,8 @@ metrics from that timeline, never from the invoice objects.
 
 Modelling choices (what a reader of the objects can rely on):
 - Billing anchors fall on days 1–28 (some exactly at 00:00 on the 1st), so a billing
-  period is always [end − one interval, end) in UTC calendar arithmetic.
+  period is always [end − one interval, end) in UTC calendar arithmetic: a signup
+  whose anchor would fall on the 29th–31st starts its subscription on the 1st.
 - Prorations follow Stripe's classic mode, by the second: a change at x in period
   [s, e) credits −round(old_unit × old_qty × (e − x) / (e − s)) and charges
   round(new_unit × new_qty × (e − x) / (e − s)) (halves rounded up), both as invoice
@@ -46,10 +47,23 @@ Modelling choices (what a reader of the objects can rely on):
   so a sync maps refund -> invoice through the payment intent. Invoice payments'
   charges are recorded in `Account.charges` (ch_… -> invoice id).
 - Failed renewals: the invoice stays open and the subscription is past_due; retries
-  succeed after 3, 5 or 7 days, or after 15 days the invoice is marked uncollectible
-  (or voided) and the subscription canceled (reason payment_failed).
+  3, 5 and 7 days later (each failure an `invoice.payment_failed` with attempt_count
+  and next_payment_attempt) succeed, or after 15 days the invoice is marked
+  uncollectible (or voided) and the subscription canceled (reason payment_failed).
 - Events exist for the last 30 days before `end` and for everything after (advance);
-  older ones are dropped as the clock moves, like Stripe's 30-day retention.
+  older ones are dropped as the clock moves, like Stripe's 30-day retention. Types:
+  customer.created/updated/deleted, customer.discount.created/deleted,
+  customer.subscription.created/updated/deleted/trial_will_end, invoice.created/
+  finalized/paid/payment_succeeded/payment_failed/updated/voided/marked_uncollectible,
+  invoiceitem.created, product.created/updated, price.created/updated, plan.updated,
+  credit_note.created, refund.created. `data.object` is the object as it was (objects
+  are never mutated once an event refers to them: changes replace them), and updates
+  carry `data.previous_attributes`. Bookkeeping changes Stripe does not announce
+  (a customer's next_invoice_sequence, a coupon's times_redeemed, an invoice item's
+  `invoice` when it is billed) have no event.
+- Shapes: every key of Stripe's own examples (fixtures3.json) is present, except
+  `invoice.subscription`, removed from the current API (see
+  `invoice.parent.subscription_details`).
 - Extra resource `objects["discount"]` (di_… objects, for `expand[]=discounts`).
   `objects["plan"]` holds the legacy plans only (ids plan_…); they are also in
   `objects["price"]` as price objects, since a plan id works as a price id.
