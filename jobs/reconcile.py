@@ -11,15 +11,20 @@ repaired by the load itself. The report counts it, set-based:
 - `new_raw_versions`: per Stripe object type, versions the incremental syncs had missed;
 - `rows_before` / `rows_after`: table sizes, so added rows are visible at a glance.
 
+- `not_seen`: per object type, current objects the full load did not list: deleted in
+  Stripe while the events saying so were missed. Customers, products, prices, plans and
+  coupons among them are marked deleted (`deleted_marked`); raw versions stay as they
+  were received. Resources this Stripe does not serve (skipped by the sync) are left out.
+
 A night with no drift reports zeros everywhere; anything else is worth a look in the log.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, false, func, select, true, update
 
 from etl.db.models import (
     Coupon,
@@ -39,8 +44,6 @@ from etl.db.models import (
 from jobs.runner import JobContext, utcnow
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from etl.bootstrap import Container
 
 NORMALIZED = {
@@ -103,6 +106,78 @@ def drift_since(engine: Engine, since: datetime, raw_id_before: int) -> dict[str
     return {"rows_changed": changed, "new_raw_versions": versions}
 
 
+# Object type -> the sync resource that lists it.
+LISTED = {
+    "customer": "customers",
+    "product": "products",
+    "price": "prices",
+    "plan": "plans",
+    "coupon": "coupons",
+    "subscription": "subscriptions",
+    "invoice": "invoices",
+    "invoiceitem": "invoiceitems",
+    "credit_note": "credit_notes",
+    "refund": "refunds",
+}
+# Object type -> (table, its Stripe id column) for the types whose rows can be marked deleted.
+DELETABLE = {
+    "customer": (Customer, "stripe_id"),
+    "product": (Product, "id"),
+    "price": (Plan, "id"),
+    "plan": (Plan, "id"),
+    "coupon": (Coupon, "id"),
+}
+
+
+def _unseen(types: list[str], since: datetime) -> Any:
+    raw = RawObject.__table__  # type: ignore[attr-defined]
+    return (
+        raw.c.object_type.in_(types),
+        raw.c.is_current == true(),
+        raw.c.deleted == false(),
+        raw.c.fetched_at < since,
+    )
+
+
+def not_seen_since(engine: Engine, since: datetime, types: list[str]) -> dict[str, int]:
+    """Current, undeleted objects of `types` that no fetch has refreshed since `since`."""
+    raw = RawObject.__table__  # type: ignore[attr-defined]
+    if not types:
+        return {}
+    with engine.connect() as conn:
+        return {
+            str(kind): int(n)
+            for kind, n in conn.execute(
+                select(raw.c.object_type, func.count())
+                .where(*_unseen(types, since))
+                .group_by(raw.c.object_type)
+                .order_by(raw.c.object_type)
+            )
+        }
+
+
+def mark_unseen_deleted(engine: Engine, since: datetime, types: list[str]) -> dict[str, int]:
+    """Mark deleted the rows of objects Stripe no longer lists; one UPDATE per table."""
+    raw = RawObject.__table__  # type: ignore[attr-defined]
+    marked: dict[str, int] = {}
+    now = utcnow()
+    with engine.begin() as conn:
+        for otype in types:
+            if otype not in DELETABLE:
+                continue
+            model, id_col = DELETABLE[otype]
+            t = model.__table__  # type: ignore[attr-defined]
+            gone = select(raw.c.stripe_id).where(*_unseen([otype], since))
+            res = conn.execute(
+                update(t)
+                .where(t.c[id_col].in_(gone), t.c.deleted == false())
+                .values(deleted=True, updated_at=now)
+            )
+            if res.rowcount:
+                marked[t.name] = marked.get(t.name, 0) + int(res.rowcount)
+    return marked
+
+
 def run(container: Container, ctx: JobContext) -> dict[str, Any]:
     from jobs.sync import sync_once
 
@@ -114,11 +189,18 @@ def run(container: Container, ctx: JobContext) -> dict[str, Any]:
     started = utcnow() - timedelta(milliseconds=5)
     sync = sync_once(container, ctx, full=True)
     drift = drift_since(engine, started, raw_before)
+    skipped = set(sync.get("skipped_resources") or [])
+    listed = [t for t, resource in LISTED.items() if resource not in skipped]
+    not_seen = not_seen_since(engine, started, listed)
+    marked = mark_unseen_deleted(engine, started, [t for t in listed if t in not_seen])
     after = table_sizes(engine)
     return {
         "drift_rows": sum(drift["rows_changed"].values()),
         "drift_raw_versions": sum(drift["new_raw_versions"].values()),
+        "drift_not_seen": sum(not_seen.values()),
         **drift,
+        "not_seen": not_seen,
+        "deleted_marked": marked,
         "rows_before": before,
         "rows_after": after,
         "sync": sync,

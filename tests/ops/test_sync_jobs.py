@@ -66,6 +66,7 @@ def test_reconcile_reports_no_drift_then_repairs_tampered_rows(
     clean = run_job(container, "reconcile")
     assert clean.status == "ok", clean.error
     assert (clean.counts["drift_rows"], clean.counts["drift_raw_versions"]) == (0, 0)
+    assert (clean.counts["not_seen"], clean.counts["deleted_marked"]) == ({}, {})
     assert clean.counts["rows_before"] == clean.counts["rows_after"]
 
     with container.engine.begin() as conn:
@@ -80,10 +81,32 @@ def test_reconcile_reports_no_drift_then_repairs_tampered_rows(
         )
         line_id = conn.execute(text("SELECT min(id) FROM invoice_lines")).scalar_one()
         conn.execute(text("DELETE FROM invoice_lines WHERE id = :i"), {"i": line_id})
+        # A customer deleted in Stripe whose customer.deleted event was never seen.
+        conn.execute(
+            text(
+                "INSERT INTO customers (stripe_id, email, source, deleted, created, updated_at) "
+                "VALUES ('cus_deleted_in_stripe', 'gone@example.com', 'stripe', FALSE, :t, :t)"
+            ),
+            {"t": datetime(2026, 1, 1)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO raw_objects (object_type, stripe_id, fetched_at, source, deleted, "
+                "malformed, is_current, content_hash, data) VALUES ('customer', "
+                "'cus_deleted_in_stripe', :t, 'list', FALSE, FALSE, TRUE, :h, '{}')"
+            ),
+            {"t": datetime(2026, 1, 1), "h": "0" * 64},
+        )
     repaired = run_job(container, "reconcile")
     assert repaired.status == "ok", repaired.error
+    assert repaired.counts["not_seen"] == {"customer": 1}
+    assert repaired.counts["deleted_marked"] == {"customers": 1}
     assert repaired.counts["rows_changed"] == {"customers": 1, "invoice_lines": 1}
     assert repaired.counts["new_raw_versions"] == {}
+    with container.engine.connect() as conn:
+        assert conn.execute(
+            text("SELECT deleted FROM customers WHERE stripe_id = 'cus_deleted_in_stripe'")
+        ).scalar_one()
     with container.engine.connect() as conn:
         assert (
             conn.execute(text("SELECT email FROM customers WHERE id = :i"), {"i": cid}).scalar_one()
