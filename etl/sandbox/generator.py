@@ -554,11 +554,13 @@ class Account:
             self.start + int(span * (r.random() ** 0.5)) for _ in range(self.customers)
         )
         for i, t in enumerate(arrivals):
-            if r.random() < 0.02:
-                # some start exactly at a month boundary: their renewals hit month ends
+            delay = None
+            if r.random() < 0.03:
+                # some subscribe exactly at a month boundary: their renewals hit month ends
                 d = datetime.fromtimestamp(t, UTC)
-                t = max(self.start, int(d.replace(day=1, hour=0, minute=0, second=0).timestamp()))
-            self._at(t, self._signup, i)
+                boundary = int(d.replace(day=1, hour=0, minute=0, second=0).timestamp())
+                t, delay = boundary - 600, 600
+            self._at(t, self._signup, i, delay)
         self._arrival_rate = 2.0 * self.customers / max(span, DAY)
         self._at(self.end + self._gap(), self._signup, -1)
         # Catalog changes shortly before the end, so the event stream carries some.
@@ -681,12 +683,12 @@ class Account:
             "none",
         )
 
-    def _signup(self, t: int, i: int) -> None:
+    def _signup(self, t: int, i: int, delay: int | None = None) -> None:
         r = self._rng
         if i < 0:  # after the end: keep customers coming, at the latest rate
             self._at(t + self._gap(), self._signup, -1)
         c = self._new_customer(t)
-        self._at(t + r.randint(5, 600), self._start_sub, c, False)
+        self._at(t + (delay if delay is not None else r.randint(5, 600)), self._start_sub, c, False)
         if r.random() < 0.05:
             self._at(t + r.randint(10, 200) * DAY, self._second_sub, c)
         if r.random() < 0.12:

@@ -450,3 +450,44 @@ def test_to_json_and_determinism() -> None:
     b.advance(20)
     assert truth_hash(ground_truth(a)) == truth_hash(ground_truth(b))
     assert_matches_invoices(a, ground_truth(a))
+
+
+def test_renewals_exactly_at_month_boundaries(acct: Account) -> None:
+    """A period [Jun 1 00:00, Jul 1 00:00) counts in June (its end is June's end instant)
+    and not in July: without a paid renewal at Jul 1 the customer is lost in July."""
+    truth = ground_truth(acct)
+    single = _single_sub_customers(acct)
+    checked = lost = 0
+    for sub in acct.objects["subscription"].values():
+        anchor = datetime.fromtimestamp(sub["billing_cycle_anchor"], UTC)
+        tl = acct.timelines[sub["id"]]
+        items = sub["items"]["data"]
+        if (
+            (anchor.day, anchor.hour, anchor.minute, anchor.second) != (1, 0, 0, 0)
+            or sub["customer"] not in single
+            or tl.coupon
+            or tl.changes
+            or len(items) != 1
+            or items[0]["price"]["recurring"]["interval"] != "month"
+            or items[0]["price"]["recurring"]["interval_count"] != 1
+            or items[0]["price"]["unit_amount"] == 0
+        ):
+            continue
+        price = items[0]["price"]
+        rate = price["unit_amount"] * items[0]["quantity"]
+        paid_starts = set()
+        for p in tl.periods:
+            if p.trial or p.invoice.paid_at is None or p.invoice.paid_at > acct.now:
+                continue
+            start = datetime.fromtimestamp(p.start, UTC)
+            assert (start.day, start.hour, start.minute, start.second) == (1, 0, 0, 0)
+            month = start.date()
+            assert truth.customer_plan_month_mrr[(sub["customer"], price["id"], month)] == rate
+            paid_starts.add(p.start)
+            checked += 1
+        for p in tl.periods:
+            if p.start in paid_starts and p.end not in paid_starts and p.end <= acct.now:
+                next_month = datetime.fromtimestamp(p.end, UTC).date()
+                assert (sub["customer"], next_month) not in truth.customer_month_mrr
+                lost += 1
+    assert checked > 0 and lost > 0
