@@ -21,6 +21,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,6 @@ def run_etl(
     summary["cpu_s"] = round(
         (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 2
     )
-    # ru_maxrss of children is the largest of any child so far (KiB on Linux); the
-    # first sync is the largest process this benchmark starts.
-    summary["peak_rss_mb"] = round(after.ru_maxrss / 1024, 1)
     return summary
 
 
@@ -61,14 +59,35 @@ def _run_etl(
         stderr=subprocess.PIPE,
         text=True,
     )
+    stop = threading.Event()
+    peak: list[float] = []
+    watcher = threading.Thread(target=_watch_hwm, args=(proc.pid, stop, peak), daemon=True)
+    watcher.start()
     out, err = proc.communicate()
     wall = time.monotonic() - t0
+    stop.set()
+    watcher.join()
     # communicate() reaped the child; its resource usage is in RUSAGE_CHILDREN deltas.
     if proc.returncode != 0:
         raise SystemExit(f"etl {' '.join(args)} failed ({proc.returncode}): {err.strip()[-2000:]}")
     summary = json.loads(out.strip().splitlines()[-1])
     summary["wall_s"] = round(wall, 2)
+    summary["peak_rss_mb"] = round(max(peak), 1) if peak else None
     return summary
+
+
+def _watch_hwm(pid: int, stop: threading.Event, out: list[float]) -> None:
+    """The process's own high-water mark of resident memory (VmHWM, reset at exec)."""
+    status = Path(f"/proc/{pid}/status")
+    while not stop.is_set():
+        try:
+            text = status.read_text()
+        except OSError:
+            return
+        for line in text.splitlines():
+            if line.startswith("VmHWM:"):
+                out.append(int(line.split()[1]) / 1024)
+        stop.wait(0.05)
 
 
 def main(argv: list[str] | None = None) -> int:

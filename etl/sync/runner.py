@@ -41,12 +41,15 @@ from etl.sync.progress import Progress
 from etl.sync.ratelimit import TokenBucket, default_rate
 from etl.sync.save import (
     PageResult,
+    PreparedPage,
     known_discounts,
     link_refunds,
+    prepare_page,
     refresh_plan_names,
     save_objects,
     unfilled_customer_stubs,
     unfinished_invoices,
+    write_page,
 )
 
 log = get_logger("etl.sync")
@@ -562,7 +565,15 @@ class SyncRunner:
                     created=unit.created,
                     complete_invoices=unit.spec.name == "invoices",
                 ):
-                    if not put(("page", unit, page)):
+                    # Normalizing here, off the writer thread, overlaps it with writes.
+                    prepared = prepare_page(
+                        page.objects,
+                        run_id=self.summary.run_id,
+                        source="list",
+                        api_version=API_VERSION,
+                        extra_id_key=self.settings.extra_id_metadata_key,
+                    )
+                    if not put(("page", unit, (page, prepared))):
                         return
                 put(("done", unit, None))
             except BaseException as exc:  # handed to the writer thread, which decides
@@ -580,7 +591,7 @@ class SyncRunner:
                 while remaining:
                     kind, unit, payload = q.get()
                     if kind == "page":
-                        self._write_page(unit, payload)
+                        self._write_page(unit, *payload)
                     elif kind == "done":
                         remaining -= 1
                     else:
@@ -618,18 +629,10 @@ class SyncRunner:
                 return
         raise exc
 
-    def _write_page(self, unit: WorkUnit, page: f.Page) -> None:
+    def _write_page(self, unit: WorkUnit, page: f.Page, prepared: PreparedPage) -> None:
         now = utcnow()
         with self.engine.begin() as conn:
-            res = save_objects(
-                conn,
-                page.objects,
-                now=now,
-                run_id=self.summary.run_id,
-                source="list",
-                api_version=API_VERSION,
-                extra_id_key=self.settings.extra_id_metadata_key,
-            )
+            res = write_page(conn, prepared, now)
             cursor = page.last_id or unit.cursor
             save_cursor(
                 conn,

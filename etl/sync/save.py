@@ -160,18 +160,14 @@ def _uniform(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 # ---------------------------------------------------------------- raw layer
 
 
-def save_raw(
-    conn: Connection,
+def raw_rows(
     objects: Sequence[tuple[Mapping[str, Any], bool]],
     *,
-    now: datetime,
     run_id: int | None,
     source: str,
     api_version: str | None,
-) -> None:
-    """Store each (object, malformed) once per distinct content; flag the current version."""
-    if not objects:
-        return
+) -> list[dict[str, Any]]:
+    """raw_objects rows for (object, malformed) pairs: pure, so fetch threads can build them."""
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for obj, malformed in objects:
         text = content_json(obj)
@@ -184,7 +180,7 @@ def save_raw(
             "stripe_id": sid,
             "api_version": api_version,
             "created": n.ts(created) if isinstance(created, int) else None,
-            "fetched_at": now,
+            "fetched_at": None,
             "sync_run_id": run_id,
             "source": source,
             "deleted": bool(obj.get("deleted")),
@@ -193,7 +189,29 @@ def save_raw(
             "content_hash": digest,
             "data": text,
         }
-    values = list(rows.values())
+    return list(rows.values())
+
+
+def save_raw(
+    conn: Connection,
+    objects: Sequence[tuple[Mapping[str, Any], bool]],
+    *,
+    now: datetime,
+    run_id: int | None,
+    source: str,
+    api_version: str | None,
+) -> None:
+    """Store each (object, malformed) once per distinct content; flag the current version."""
+    save_raw_rows(
+        conn, raw_rows(objects, run_id=run_id, source=source, api_version=api_version), now
+    )
+
+
+def save_raw_rows(conn: Connection, values: list[dict[str, Any]], now: datetime) -> None:
+    if not values:
+        return
+    for r in values:
+        r["fetched_at"] = now
 
     def build(ins: Any, cols: list[str]) -> Any:
         return ins.on_conflict_do_update(
@@ -469,17 +487,24 @@ def _map_customers(
     return out
 
 
-def save_objects(
-    conn: Connection,
+@dataclass
+class PreparedPage:
+    """A page normalized and serialized, ready to be written (built off the writer thread)."""
+
+    batch: _Batch
+    raw: list[dict[str, Any]]
+    result: PageResult
+
+
+def prepare_page(
     objects: Sequence[Mapping[str, Any]],
     *,
-    now: datetime,
     run_id: int | None = None,
     source: str = "list",
     api_version: str | None = None,
     extra_id_key: str = "extra_id",
-) -> PageResult:
-    """Write one page: raw versions, then normalized rows, set-based, in the caller's transaction."""
+) -> PreparedPage:
+    """Normalize a page and build its raw rows. Pure: no I/O, safe in any thread."""
     res = PageResult()
     batch = _Batch()
     raw: list[tuple[Mapping[str, Any], bool]] = []
@@ -501,9 +526,32 @@ def save_objects(
                     True,
                 )
             )
-    save_raw(conn, raw, now=now, run_id=run_id, source=source, api_version=api_version)
-    _write_batch(conn, batch, now, res)
-    return res
+    rows = raw_rows(raw, run_id=run_id, source=source, api_version=api_version)
+    return PreparedPage(batch, rows, res)
+
+
+def write_page(conn: Connection, page: PreparedPage, now: datetime) -> PageResult:
+    """Write a prepared page, set-based, in the caller's transaction."""
+    save_raw_rows(conn, page.raw, now)
+    _write_batch(conn, page.batch, now, page.result)
+    return page.result
+
+
+def save_objects(
+    conn: Connection,
+    objects: Sequence[Mapping[str, Any]],
+    *,
+    now: datetime,
+    run_id: int | None = None,
+    source: str = "list",
+    api_version: str | None = None,
+    extra_id_key: str = "extra_id",
+) -> PageResult:
+    """Write one page: raw versions, then normalized rows, set-based, in the caller's transaction."""
+    page = prepare_page(
+        objects, run_id=run_id, source=source, api_version=api_version, extra_id_key=extra_id_key
+    )
+    return write_page(conn, page, now)
 
 
 def _write_batch(conn: Connection, b: _Batch, now: datetime, res: PageResult) -> None:
