@@ -155,7 +155,7 @@ CREATE TABLE job_runs (
     id INTEGER PRIMARY KEY,  -- run id
     job VARCHAR(32) NOT NULL,  -- sync, recompute, reconcile, prune, …
     trigger VARCHAR(16) NOT NULL,  -- daemon, cron, cli or api
-    status VARCHAR(16) NOT NULL,  -- running, ok or failed
+    status VARCHAR(16) NOT NULL,  -- running, ok, failed or skipped (another sync held the lock)
     started_at TIMESTAMP NOT NULL,  -- start
     finished_at TIMESTAMP,  -- end
     counts_json TEXT,  -- what the job did, as JSON

@@ -630,7 +630,7 @@ class JobRun(SQLModel, table=True):
     id: int | None = _f("run id", Integer, pk=True)
     job: str = _f("sync, recompute, reconcile, prune, …", String(32))
     trigger: str = _f("daemon, cron, cli or api", String(16), default="cli")
-    status: str = _f("running, ok or failed", String(16))
+    status: str = _f("running, ok, failed or skipped (another sync held the lock)", String(16))
     started_at: datetime = _f("start", TS)
     finished_at: datetime | None = _f("end", TS, nullable=True)
     counts_json: str | None = _f("what the job did, as JSON", TEXT, nullable=True)
