@@ -235,3 +235,27 @@ def test_chart_page_renders_in_headless_chromium_without_console_errors(served_c
     assert page["bars"] > len(rows)
     assert "USD" in page["title"]
     assert page["firstMrr"] == money(rows[-1]["mrr"], "usd")
+
+
+def test_chart_command_writes_next_to_the_database(tmp_path: Path) -> None:
+    import subprocess
+
+    from etl.db.engine import make_engine
+    from etl.db.schema import init_db
+    from tests.ops.helpers import ETL, etl_env
+
+    data = tmp_path / "data"
+    data.mkdir()
+    db_url = f"sqlite:///{data / 'etl.db'}"
+    eng = make_engine(db_url)
+    init_db(eng)
+    env = etl_env(tmp_path, db_url)
+    empty = subprocess.run([*ETL, "chart"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert empty.returncode == 2
+    assert empty.stderr.strip() == "etl: error: no MRR to draw: run `etl sync` first"
+    _store(eng, _rows(3))
+    eng.dispose()
+    r = subprocess.run([*ETL, "chart"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (data / "mrr.png").is_file() and (data / "mrr.html").is_file()
+    assert read_png((data / "mrr.png").read_bytes())[:2] == (2000, 1160)
