@@ -69,6 +69,28 @@ class ExpectedItem(NamedTuple):
     quantity: int
     interval: str
     interval_count: int
+    # The subscription's coupon, for the expected price of the renewal.
+    coupon_duration: str | None = None  # once, repeating or forever
+    percent_off: Decimal | None = None
+    amount_off: int | None = None
+    discount_end: int | None = None  # epoch seconds; repeating coupons
+    period_end: int | None = None  # end of the current period = the renewal, epoch seconds
+
+
+def expected_net(it: ExpectedItem) -> int:
+    """The renewal's price of an item: price × quantity − the coupon still in force then."""
+    gross = it.amount * it.quantity
+    if it.coupon_duration is None or gross <= 0:
+        return gross
+    if it.coupon_duration == "once":
+        return gross
+    if it.coupon_duration == "repeating" and (
+        it.discount_end is None or it.period_end is None or it.period_end >= it.discount_end
+    ):
+        return gross
+    if it.percent_off is not None:
+        return gross - round_half_up(Fraction(gross) * Fraction(it.percent_off) / 100)
+    return gross - min(it.amount_off or 0, gross)
 
 
 class Adjustment(NamedTuple):
@@ -223,6 +245,8 @@ def compute_customer(
     last_line: dict[str, int] = {}
     any_line = False
     seen_currencies: set[str] = set()
+    # Renewals invoiced but not paid: subscription -> [(currency, plan, monthly rate)]
+    pending: dict[str, list[tuple[str, str, Fraction]]] = {}
 
     for ln in lines:
         any_line = True
@@ -231,6 +255,18 @@ def compute_customer(
             status == "open" and grace and due is not None and as_of < due + grace
         ):
             seen_currencies.add(cur)
+            if (
+                (status == "open" or status == "draft")
+                and kind == "subscription"
+                and sub is not None
+                and interval is not None
+                and start is not None
+                and end is not None
+                and start < starts[jc] <= end
+            ):
+                num, den = months_ratio(interval, count or 1)
+                net = value + tax if include_tax else value
+                pending.setdefault(sub, []).append((cur, plan or "", Fraction(net * den, num)))
             continue
         if include_tax:
             value += tax
@@ -318,6 +354,7 @@ def compute_customer(
     cust_waiting: dict[str, int] = {}
     waiting_subs: dict[str, set[str]] = {}
     if expected:
+        used_pending: set[str] = set()
         waiting_rate: dict[tuple[str, str], Fraction] = {}
         end_mc = starts[jc]
         for it in expected:
@@ -330,13 +367,22 @@ def compute_customer(
                 or it.subscription_id in paying_now
             ):
                 continue
-            num, den = months_ratio(it.interval, it.interval_count)
-            wr = Fraction(it.amount * it.quantity * den, num)
-            if wr <= 0:
-                continue
-            key = (it.currency, it.plan_id)
-            waiting_rate[key] = waiting_rate.get(key, 0) + wr
-            waiting_subs.setdefault(it.currency, set()).add(it.subscription_id)
+            invoiced = pending.get(it.subscription_id)
+            if invoiced is not None:
+                # The renewal is invoiced (draft or open): expect exactly its lines.
+                if it.subscription_id in used_pending:
+                    continue
+                used_pending.add(it.subscription_id)
+                rates = invoiced
+            else:
+                num, den = months_ratio(it.interval, it.interval_count)
+                rates = [(it.currency, it.plan_id, Fraction(expected_net(it) * den, num))]
+            for cur, plan, wr in rates:
+                if wr <= 0:
+                    continue
+                key = (cur, plan)
+                waiting_rate[key] = waiting_rate.get(key, 0) + wr
+                waiting_subs.setdefault(cur, set()).add(it.subscription_id)
         for (cur, plan), r in waiting_rate.items():
             w = max(0, round_half_up(r))
             if w:

@@ -173,9 +173,14 @@ def _expected(conn: Connection, where: str = "") -> dict[int, list[ExpectedItem]
     sql = (
         "SELECT s.customer_id, s.id, s.status, s.cancel_at_period_end, "
         f"{e('s.cancel_at')}, {e('s.ended_at')}, si.plan_id, COALESCE(s.currency, p.currency), "
-        "p.amount, si.quantity, p.interval, p.interval_count "
+        "p.amount, si.quantity, p.interval, p.interval_count, "
+        f"c.duration, c.percent_off, c.amount_off, {e('d.ends_at')}, "
+        f"{e('COALESCE(si.current_period_end, s.current_period_end)')} "
         "FROM subscriptions s JOIN subscription_items si ON si.subscription_id = s.id "
         "JOIN plans p ON p.id = si.plan_id "
+        "LEFT JOIN coupons c ON c.id = s.coupon_id "
+        "LEFT JOIN (SELECT subscription_id, MAX(ends_at) AS ends_at FROM discounts "
+        "WHERE subscription_id IS NOT NULL GROUP BY subscription_id) d ON d.subscription_id = s.id "
         "WHERE s.status IN ('active', 'past_due') AND s.customer_id IS NOT NULL "
         "AND p.interval IS NOT NULL AND p.amount IS NOT NULL AND p.usage_type = 'licensed'"
         + (f" AND s.customer_id IN ({where})" if where else "")
@@ -195,6 +200,11 @@ def _expected(conn: Connection, where: str = "") -> dict[int, list[ExpectedItem]
             int(r[9] or 0),
             r[10],
             int(r[11] or 1),
+            r[12],
+            None if r[13] is None else Decimal(str(r[13])),
+            None if r[14] is None else int(r[14]),
+            r[15],
+            r[16],
         )
         out.setdefault(item.customer_id, []).append(item)
     return out

@@ -265,3 +265,27 @@ def test_arpa_rounds_half_up() -> None:
     lines = [line(c, "2024-01-01", "2024-02-01", a) for c, a in ((1, 1_000), (2, 1_001))]
     row = monthly(run(lines, as_of="2024-01-20"))["2024-01"]
     assert row["customers"] == 2 and row["arpa"] == 1_001  # 1000.5 → 1001
+
+
+def test_waiting_mrr_prices_the_renewal_with_its_coupon_or_its_invoice() -> None:
+    from decimal import Decimal
+
+    paid = [
+        line(1, "2024-04-15", "2024-05-15", 2_400, sub="s1"),
+        line(1, "2024-05-15", "2024-06-15", 2_400, sub="s1"),
+    ]
+    base = ExpectedItem(1, "s1", "active", False, None, None, "basic", "usd", 3_000, 1, "month", 1)
+    forever = base._replace(coupon_duration="forever", percent_off=Decimal("20"))
+    ended = base._replace(
+        coupon_duration="repeating", percent_off=Decimal("20"),
+        discount_end=ts("2024-06-01"), period_end=ts("2024-06-15"),
+    )  # fmt: skip
+    params = Params(as_of=ts("2024-06-20"))
+    assert compute_customer(1, paid, params, [forever]).snapshot.waiting_mrr == 2_400  # type: ignore[union-attr]
+    assert compute_customer(1, paid, params, [ended]).snapshot.waiting_mrr == 3_000  # type: ignore[union-attr]
+    # The renewal is already invoiced (open, with a discount): expect exactly that invoice.
+    invoiced = [*paid, line(1, "2024-06-15", "2024-07-15", 2_100, sub="s1", status="open")]
+    res = compute_customer(1, invoiced, params, [forever])
+    assert res.snapshot is not None and res.snapshot.waiting_mrr == 2_100
+    june = next(r for r in res.customer_rows if r[1].isoformat() == "2024-06-01")
+    assert june[5] == "contraction" and june[6] == 300  # 2400 last month, 2100 expected
