@@ -449,9 +449,7 @@ class CustomerPlanMrr(SQLModel, table=True):
     movement: str | None = _f(
         "new, lost, upgrade, downgrade, moved_in, moved_out or NULL", String(16), nullable=True
     )
-    waiting_mrr: int = _f(
-        "current month: expected MRR of renewals not yet paid", MONEY, default=0
-    )
+    waiting_mrr: int = _f("current month: expected MRR of renewals not yet paid", MONEY, default=0)
 
 
 class CustomerMrr(SQLModel, table=True):
@@ -470,9 +468,7 @@ class CustomerMrr(SQLModel, table=True):
     )
     movement_mrr: int = _f("size of the movement (positive)", MONEY, default=0)
     subscriptions: int = _f("distinct subscriptions contributing MRR", Integer, default=0)
-    waiting_mrr: int = _f(
-        "current month: expected MRR of renewals not yet paid", MONEY, default=0
-    )
+    waiting_mrr: int = _f("current month: expected MRR of renewals not yet paid", MONEY, default=0)
     waiting_subscriptions: int = _f(
         "current month: subscriptions waiting for payment", Integer, default=0
     )
