@@ -386,9 +386,7 @@ def _weighted(r: random.Random, choices: tuple[tuple[Any, int], ...]) -> Any:
 
 def _creation_key(kv: tuple[str, Obj]) -> tuple[int, str]:
     o = kv[1]
-    t = o.get("created")
-    if t is None:
-        t = o.get("date", o.get("start", 0))
+    t: int = o.get("created") or o.get("date") or o.get("start") or 0
     return (t, kv[0])
 
 
@@ -539,9 +537,9 @@ class Account:
     def _generate(self) -> None:
         r = self._rng
         cat = self._cat
-        for oid, p in cat.products.items():
-            self._put("product", p)
-            self._emit(cat.created[oid], "product.created", p)
+        for oid, prod in cat.products.items():
+            self._put("product", prod)
+            self._emit(cat.created[oid], "product.created", prod)
         for p in cat.prices.values():
             self._put("price", p.obj)
             if p.kind == "legacy":
@@ -1512,7 +1510,7 @@ class Account:
         if end - lo < 2 * 3600:
             return
         p0 = s.items[0].price
-        interval = (p0.interval, p0.interval_count)
+        interval = (p0.interval or "month", p0.interval_count)
         p_cancel = {
             ("month", 1): 0.035,
             ("month", 3): 0.09,

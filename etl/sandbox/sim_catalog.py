@@ -310,8 +310,8 @@ def build_catalog(ids: Ids, start: int) -> Catalog:
                 f"{amt * 2 // 100} {cur.upper()} off for 3 months",
             )
         )
-    for cid, pct, amt, cur, dur, months, name in coupon_specs:
-        c = Coupon(cid, pct, amt, cur, dur, months)
+    for cid, pct, amount_off, coupon_cur, dur, months, name in coupon_specs:
+        c = Coupon(cid, pct, amount_off, coupon_cur, dur, months)
         c.obj = coupon_obj(c, start - 40 * DAY, name)
         cat.coupons[cid] = c
         cat.created[cid] = start - 40 * DAY

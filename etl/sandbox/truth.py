@@ -277,7 +277,7 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
     cm: dict[tuple[str, int], int] = {}
     contributing: dict[tuple[str, int], set[str]] = {}
     for key, total in rates.sum.items():
-        v = max(0, total if type(total) is int else round_half_up(total))
+        v = max(0, total if isinstance(total, int) else round_half_up(total))
         if v <= 0:
             continue
         cust, _plan, m = key
@@ -309,7 +309,7 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
         cur = cust_currency[cust]
         ever = False
         for m in range(min(series, default=cur_idx), cur_idx + 1):
-            p = series.get(m - 1, 0)
+            prev_mrr = series.get(m - 1, 0)
             q = series.get(m, 0)
             mt = monthly[(cur, m)]
             if q > 0:
@@ -319,21 +319,21 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
             # the current month's movement compares with the end-of-term MRR: a renewal
             # that is only waiting is neither lost nor a contraction
             qe = q + waiting_cust.get(cust, 0) if m == cur_idx else q
-            if p == 0 and qe > 0:
+            if prev_mrr == 0 and qe > 0:
                 if ever:
                     mt.reactivation += qe
                     mt.reactivated_customers += 1
                 else:
                     mt.new += qe
                     mt.new_customers += 1
-            elif p > 0 and qe > p:
-                mt.expansion += qe - p
+            elif prev_mrr > 0 and qe > prev_mrr:
+                mt.expansion += qe - prev_mrr
                 mt.expansion_customers += 1
-            elif p > 0 and 0 < qe < p:
-                mt.contraction += p - qe
+            elif prev_mrr > 0 and 0 < qe < prev_mrr:
+                mt.contraction += prev_mrr - qe
                 mt.contraction_customers += 1
-            elif p > 0 and qe == 0:
-                mt.churn += p
+            elif prev_mrr > 0 and qe == 0:
+                mt.churn += prev_mrr
                 mt.churned_customers += 1
             if q > 0:
                 ever = True
