@@ -93,10 +93,16 @@ def _no_nul(v: Any) -> Any:
     return v
 
 
+MAX_EMAIL = 320  # customers.email and customers.email_key are VARCHAR(320)
+
+
 def check_email(v: str) -> str:
     v = v.strip()
     if not _EMAIL.match(v):
         raise ValueError(f"{v!r} is not a valid email address")
+    # Lower-casing can lengthen text ("İ" becomes two characters): the key must fit too.
+    if len(v.lower()) > MAX_EMAIL:
+        raise ValueError(f"is longer than {MAX_EMAIL} characters once lower-cased")
     return v
 
 

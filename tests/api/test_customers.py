@@ -217,3 +217,12 @@ def test_json_nulls_clear_and_integer_extra_id(client: TestClient) -> None:
     assert r.json()["extra_id"] is None and r.json()["name"] == "Named"
     r = client.put("/v2/customers/n@example.com", json={"email": None})
     assert r.status_code == 400 and r.json()["error"]["param"] == "email"
+
+
+def test_email_whose_lower_case_is_longer_still_fits(client: TestClient) -> None:
+    # "İ".lower() is two characters: the stored lower-case key must still fit its column.
+    long_email = "İ" * 250 + "@example.com"
+    r = client.post("/v2/customers", json={"email": long_email})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "email"
+    r = client.post("/v2/customers", json={"email": "İ" * 100 + "@example.com"})
+    assert r.status_code == 200, r.text
