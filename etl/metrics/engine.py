@@ -247,6 +247,8 @@ def compute_customer(
     seen_currencies: set[str] = set()
     # Renewals invoiced but not paid: subscription -> [(currency, plan, monthly rate)]
     pending: dict[str, list[tuple[str, str, Fraction]]] = {}
+    sub_lines: dict[tuple[str, str], list[tuple[int, int, int, int]]] = {}
+    credited: set[tuple[str, str]] = set()
 
     for ln in lines:
         any_line = True
@@ -312,6 +314,10 @@ def compute_customer(
                     fper[j] = {bottom: top}
                 else:
                     dd[bottom] = dd.get(bottom, 0) + top
+        if sub is not None:
+            sub_lines.setdefault((cur, sub), []).append((first, last, top, bottom))
+            if value < 0:
+                credited.add((cur, sub))
         if value > 0:
             sid = sub or f"plan:{plan}"
             for j in range(first, last):
@@ -320,6 +326,23 @@ def compute_customer(
                 paying_prev.add(sid)
             if first <= jc < last:
                 paying_now.add(sid)
+
+    # A subscription counts in a month only if its lines there net to a positive rate: one
+    # canceled at once with a proration credit contributes nothing ("0 means lost").
+    for cur, sid in credited:
+        lines_of = sub_lines[(cur, sid)]
+        for j in {j for f, la, _, _ in lines_of for j in range(f, la)}:
+            net = sum(
+                (Fraction(top, bottom) for f, la, top, bottom in lines_of if f <= j < la),
+                Fraction(0),
+            )
+            if round_half_up(net) > 0:
+                continue
+            have = subs_at.get((cur, j))
+            if have == sid:
+                del subs_at[(cur, j)]
+            elif isinstance(have, set):
+                have.discard(sid)
 
     # MRR(c, k, m): rounded once, half up, never below 0.
     # by_month[cur][j] = {plan: q}; totals[cur][j] = Σ q

@@ -22,7 +22,7 @@ from etl.sync.runner import SyncOptions, run_sync
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module", params=[(7, 120, 20)], ids=lambda p: f"seed{p[0]}")
+@pytest.fixture(scope="module", params=[(7, 120, 20), (11, 300, 30)], ids=lambda p: f"seed{p[0]}")
 def account(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     seed, customers, months = request.param
     return generate_account(seed=seed, customers=customers, months=months, end=END)
@@ -64,7 +64,7 @@ def _monthly_mrr_and_movements(synced: Engine, truth) -> None:  # type: ignore[n
         rows = conn.execute(
             text(
                 "SELECT month, currency, mrr, new_mrr, reactivation_mrr, expansion_mrr,"
-                " contraction_mrr, lost_mrr, is_current FROM mrr_monthly WHERE basis = 'native'"
+                " contraction_mrr, lost_mrr, customers, subscriptions, is_current FROM mrr_monthly WHERE basis = 'native'"
             )
         ).all()
     ours = {}
@@ -79,9 +79,20 @@ def _monthly_mrr_and_movements(synced: Engine, truth) -> None:  # type: ignore[n
             r.expansion_mrr,
             r.contraction_mrr,
             r.lost_mrr,
+            r.customers,
+            r.subscriptions,
         )
     expected = {
-        key: (m.mrr, m.new, m.reactivation, m.expansion, m.contraction, m.churn)
+        key: (
+            m.mrr,
+            m.new,
+            m.reactivation,
+            m.expansion,
+            m.contraction,
+            m.churn,
+            m.customers,
+            m.subscriptions,
+        )
         for key, m in truth.monthly.items()
         if not m.is_current and (m.mrr or m.new or m.churn or m.reactivation)
     }
