@@ -40,6 +40,12 @@ def _run(
     if rate_limit is not None and rate_limit <= 0:
         raise UsageError("--rate-limit must be a positive number of requests per second")
     c = container()
+    from sqlalchemy import inspect
+
+    from etl.errors import EtlError
+
+    if not inspect(c.engine).has_table("sync_cursors"):
+        raise EtlError("the database has no schema yet: run `etl init-db` first")
     client = c.stripe  # a missing key fails here, before anything is written
     summary = run_sync(
         c.engine,

@@ -68,6 +68,9 @@ PLAIN_5XX_ATTEMPTS = 3
 
 
 def _is_plain_5xx(exc: BaseException) -> bool:
+    """A 5xx without Stripe-Should-Retry, or a network error: the SDK retried it already."""
+    if isinstance(exc, stripe.APIConnectionError):
+        return True
     return (
         isinstance(exc, stripe.APIError)
         and not isinstance(exc, stripe.RateLimitError)

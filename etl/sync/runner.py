@@ -327,6 +327,20 @@ class SyncRunner:
                 raise StripeAuthError(
                     f"the Stripe key lacks a permission the sync needs: {exc.user_message or exc}"
                 ) from exc
+            except stripe.APIConnectionError as exc:
+                self.summary.duration_s = time.monotonic() - started
+                self._finish_run("failed", "Stripe unreachable")
+                raise EtlError(
+                    f"cannot reach Stripe at {self.settings.stripe_api_base or 'api.stripe.com'} "
+                    "(network error after retries); nothing is lost, run the sync again later"
+                ) from exc
+            except stripe.StripeError as exc:
+                self.summary.duration_s = time.monotonic() - started
+                msg = (
+                    f"Stripe answered {getattr(exc, 'http_status', '?')}: {exc.user_message or exc}"
+                )
+                self._finish_run("failed", msg[:2000])
+                raise EtlError(msg.splitlines()[0][:500]) from exc
             except BaseException as exc:
                 self.summary.duration_s = time.monotonic() - started
                 self._finish_run("failed", f"{type(exc).__name__}: {exc}"[:2000])

@@ -328,3 +328,21 @@ def test_sync_against_localstripe_loads_its_objects(
         assert main(["sync", "--no-progress"]) == 0
     finally:
         eng.dispose()
+
+
+def test_no_schema_and_unreachable_stripe_are_one_clear_line(
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db = tmp_path / "fresh.db"
+    _env(monkeypatch, f"sqlite:///{db}", f"http://127.0.0.1:{_free_port()}", "sk_test_x")
+    assert main(["sync", "--no-progress"]) == 1
+    assert "run `etl init-db` first" in capsys.readouterr().err
+    assert main(["init-db"]) == 0
+    capsys.readouterr()
+    assert main(["sync", "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("etl: error: cannot reach Stripe at http://127.0.0.1:")
+    assert not any("Traceback" in line for line in err)
