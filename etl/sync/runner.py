@@ -63,6 +63,8 @@ STRIPE_EPOCH = int(datetime(2010, 1, 1, tzinfo=UTC).timestamp())
 PLAN_ROW = "full:plan"
 MAX_SLICES = 16
 PAGES_PER_SLICE = 25
+# Pages written in one transaction at most (those already fetched and waiting).
+PAGES_PER_TRANSACTION = 8
 OBJECT_TYPE_TO_RESOURCE = {
     "customer": "customers",
     "product": "products",
@@ -602,10 +604,26 @@ class SyncRunner:
             for u in units:
                 pool.submit(work, u)
             try:
+                pending: tuple[str, WorkUnit, Any] | None = None
                 while remaining:
-                    kind, unit, payload = q.get()
+                    kind, unit, payload = pending or q.get()
+                    pending = None
                     if kind == "page":
-                        self._write_page(unit, *payload)
+                        # The pages already waiting go into the same transaction: one
+                        # commit per batch instead of per page. Each unit's cursor is
+                        # saved after its last page of the batch, in that transaction,
+                        # so a crash still loses and duplicates nothing.
+                        batch = [(unit, payload)]
+                        while len(batch) < PAGES_PER_TRANSACTION:
+                            try:
+                                item = q.get_nowait()
+                            except queue.Empty:
+                                break
+                            if item[0] != "page":
+                                pending = item
+                                break
+                            batch.append((item[1], item[2]))
+                        self._write_pages(batch)
                     elif kind == "done":
                         remaining -= 1
                     else:
@@ -643,23 +661,32 @@ class SyncRunner:
                 return
         raise exc
 
-    def _write_page(self, unit: WorkUnit, page: f.Page, prepared: PreparedPage) -> None:
+    def _write_pages(self, batch: list[tuple[WorkUnit, tuple[f.Page, PreparedPage]]]) -> None:
         now = utcnow()
+        last: dict[str, tuple[WorkUnit, f.Page]] = {}
+        cursors: dict[str, str | None] = {}
+        results = []
         with self.engine.begin() as conn:
-            res = write_page(conn, prepared, now)
-            cursor = page.last_id or unit.cursor
-            save_cursor(
-                conn,
-                unit.name,
-                cursor=cursor,
-                phase="full" if page.has_more else "done",
-                state={"resource": unit.spec.name, "created": unit.created},
-                run_id=self.summary.run_id,
-                now=now,
-            )
-            self._after_page(conn, res)
-        unit.cursor = cursor
-        self.progress.advance(unit.spec.name, len(page.objects))
+            for unit, (page, prepared) in batch:
+                results.append(write_page(conn, prepared, now))
+                last[unit.name] = (unit, page)
+                cursors[unit.name] = page.last_id or cursors.get(unit.name, unit.cursor)
+            for name, (unit, page) in last.items():
+                save_cursor(
+                    conn,
+                    name,
+                    cursor=cursors[name],
+                    phase="full" if page.has_more else "done",
+                    state={"resource": unit.spec.name, "created": unit.created},
+                    run_id=self.summary.run_id,
+                    now=now,
+                )
+            for res in results:
+                self._after_page(conn, res)
+        for name, (unit, _page) in last.items():
+            unit.cursor = cursors[name]
+        for unit, (page, _prepared) in batch:
+            self.progress.advance(unit.spec.name, len(page.objects))
 
     def _after_page(self, conn: Connection, res: PageResult) -> None:
         s = self.summary
