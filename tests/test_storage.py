@@ -127,3 +127,28 @@ def test_sqlite_pragmas(tmp_path) -> None:  # type: ignore[no-untyped-def]
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     eng.dispose()
+
+
+def test_sqlite_readers_do_not_wait_for_a_writer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from etl.db.engine import make_engine, read_connection
+    from etl.db.schema import init_db
+
+    eng = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    init_db(eng)
+    with transaction(eng) as conn:
+        upsert_rows(conn, PLANS, [_plan("a", 100)])
+    writer = eng.connect()
+    writer.begin()
+    writer.execute(text("UPDATE plans SET amount = 5"))  # holds the write lock, uncommitted
+    try:
+        started = time.monotonic()
+        with read_connection(eng) as reader:
+            # Under WAL the reader sees the last committed state at once.
+            assert reader.execute(text("SELECT amount FROM plans")).scalar_one() == 100
+        assert time.monotonic() - started < 5
+    finally:
+        writer.rollback()
+        writer.close()
+        eng.dispose()

@@ -22,6 +22,7 @@ from starlette.requests import Request
 
 from etl.api.errors import ApiError
 from etl.api.keys import active_key_hashes, hash_key, touch_keys
+from etl.db.engine import read_connection
 from etl.logs import get_logger
 
 log = get_logger("etl.api.auth")
@@ -73,7 +74,7 @@ class KeyStore:
         self._loaded_at = None
 
     def refresh(self) -> None:
-        with self.engine.connect() as conn:
+        with read_connection(self.engine) as conn:
             hashes = active_key_hashes(conn)
         self._hashes = hashes
         self._loaded_at = time.monotonic()

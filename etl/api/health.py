@@ -13,6 +13,7 @@ from starlette.responses import Response
 from etl.api.http import json_response
 from etl.api.schemas import Health
 from etl.api.state import api_state
+from etl.db.engine import read_connection
 from etl.db.models import JobRun, SyncRun
 from etl.logs import get_logger
 
@@ -38,7 +39,7 @@ async def healthz(request: Request) -> Response:
     engine = api_state(request).engine
 
     def probe() -> dict[str, Any]:
-        with engine.connect() as conn:
+        with read_connection(engine) as conn:
             last_sync = conn.execute(
                 select(func.max(SYNC_RUNS.c.finished_at)).where(SYNC_RUNS.c.status == "ok")
             ).scalar()

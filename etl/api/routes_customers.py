@@ -16,6 +16,7 @@ from etl.api.errors import ApiError, not_found
 from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import Customer, CustomerCreate, CustomerList, CustomerUpdate
 from etl.api.state import api_state
+from etl.db.engine import read_connection
 from etl.db.models import Customer as CustomerRow
 from etl.db.models import CustomerSnapshot
 from etl.lookups import resolve_customer
@@ -121,10 +122,10 @@ async def list_customers(
             q = q.where(_C.country == country.strip().upper())
         if extra_id:
             q = q.where(_C.extra_id == extra_id)
-        with engine.connect() as conn:
+        with read_connection(engine) as conn:
             if starting_after is not None:
                 after = starting_after.strip()
-                if not (after.isdigit() and len(after) < 19):
+                if not (after.isascii() and after.isdigit() and len(after) < 19):
                     return {"object": "list", "has_more": False, "data": []}
                 exists = conn.execute(select(_C.id).where(_C.id == int(after))).first()
                 if exists is None:
@@ -150,7 +151,7 @@ async def retrieve_customer(request: Request, id: str) -> Response:
     engine = api_state(request).engine
 
     def build() -> dict[str, Any]:
-        with engine.connect() as conn:
+        with read_connection(engine) as conn:
             row = resolve_customer(conn, id)
             if row is None:
                 raise not_found("customer", id)

@@ -22,6 +22,7 @@ from etl.api.errors import ApiError, not_found
 from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import DeletedInvoice, Invoice, InvoiceCreate, InvoiceList
 from etl.api.state import api_state
+from etl.db.engine import read_connection
 from etl.db.models import Customer
 from etl.db.models import Invoice as InvoiceRow
 
@@ -68,7 +69,7 @@ async def list_invoices(
 
     def build() -> dict[str, Any]:
         q = _JOINED.where(_MANUAL)
-        with engine.connect() as conn:
+        with read_connection(engine) as conn:
             if starting_after is not None:
                 found = conn.execute(select(_I.id).where(_I.id == starting_after, _MANUAL)).first()
                 if found is None:
@@ -95,7 +96,7 @@ async def retrieve_invoice(request: Request, id: str) -> Response:
     engine = api_state(request).engine
 
     def build() -> dict[str, Any]:
-        with engine.connect() as conn:
+        with read_connection(engine) as conn:
             found = load_invoice(conn, id)
         if found is None:
             raise not_found("invoice", id)

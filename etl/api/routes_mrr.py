@@ -18,6 +18,7 @@ from etl.api.http import cached
 from etl.api.schemas import Mrr, MrrByPlan, MrrList, NoData
 from etl.api.state import api_state
 from etl.config import Settings
+from etl.db.engine import read_connection
 from etl.db.models import MrrByPlan as MrrByPlanRow
 from etl.db.models import MrrMonthly
 
@@ -144,7 +145,7 @@ async def all_mrr(
     cur = check_currency_param(currency)
 
     def build() -> dict[str, Any]:
-        with state.engine.connect() as conn:
+        with read_connection(state.engine) as conn:
             where = series_filter(conn, state.settings, cur)
             rows = conn.execute(select(MONTHLY).where(where).order_by(_M.month)).all()
         return {"data": [mrr_dict(r) for r in rows]}
@@ -174,7 +175,7 @@ async def month_mrr(
     cur = check_currency_param(currency)
 
     def build() -> dict[str, Any]:
-        with state.engine.connect() as conn:
+        with read_connection(state.engine) as conn:
             where = series_filter(conn, state.settings, cur)
             row = conn.execute(select(MONTHLY).where(where, _M.month == first)).first()
         return mrr_dict(row) if row is not None else {}
@@ -244,7 +245,7 @@ async def mrr_by_plan(
             q = q.where(_B.month <= end)
         if cur is not None:
             q = q.where(_B.currency == cur)
-        with state.engine.connect() as conn:
+        with read_connection(state.engine) as conn:
             rows = conn.execute(q.order_by(_B.month, _B.plan_id)).all()
         return [by_plan_dict(r) for r in rows]
 

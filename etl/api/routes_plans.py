@@ -16,6 +16,7 @@ from etl.api.errors import ApiError, not_found
 from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import Plan, PlanCreate, PlanList
 from etl.api.state import api_state
+from etl.db.engine import read_connection
 from etl.db.models import Plan as PlanRow
 
 router = APIRouter(prefix="/v2", tags=["plans"])
@@ -60,7 +61,7 @@ async def list_plans(
 
     def build() -> dict[str, Any]:
         q = select(*_COLUMNS).where(_RECURRING)
-        with engine.connect() as conn:
+        with read_connection(engine) as conn:
             if starting_after is not None:
                 found = conn.execute(
                     select(_P.id).where(_P.id == starting_after, _RECURRING)
@@ -88,7 +89,7 @@ async def retrieve_plan(request: Request, id: str) -> Response:
     engine = api_state(request).engine
 
     def build() -> dict[str, Any]:
-        with engine.connect() as conn:
+        with read_connection(engine) as conn:
             row = conn.execute(select(*_COLUMNS).where(_P.id == id, _RECURRING)).first()
         if row is None:
             raise not_found("plan", id)

@@ -55,10 +55,26 @@ def _sqlite_engine(url: URL, echo: bool) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # IMMEDIATE takes the write lock up front: two writers wait on the busy
-        # timeout instead of failing half-way with "database is locked".
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # timeout instead of failing half-way with "database is locked". Readers
+        # (read_connection) begin deferred: under WAL they never wait for a writer.
+        if conn.get_execution_options().get(_READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+_READ_ONLY = "etl_read_only"
+
+
+def read_connection(engine: Engine) -> Connection:
+    """A connection for reads only. On SQLite its transactions do not take the write
+    lock, so API reads go on while a sync or recompute writes (write through
+    `transaction`/`engine.begin()` instead). Use as `with read_connection(engine) as conn:`."""
+    conn = engine.connect()
+    conn.execution_options(**{_READ_ONLY: True})
+    return conn
 
 
 def is_sqlite(bind: Engine | Connection) -> bool:
