@@ -21,7 +21,7 @@ def resolve_customer(conn: Connection, ref: str | int) -> Any | None:
     text_ref = str(ref).strip()
     if not text_ref:
         return None
-    if text_ref.isdigit() and len(text_ref) < 19:
+    if text_ref.isascii() and text_ref.isdigit() and len(text_ref) < 19:
         row = conn.execute(select(CUSTOMERS).where(c.id == int(text_ref))).first()
         if row is not None:
             return row
@@ -51,7 +51,7 @@ def resolve_customers(conn: Connection, refs: list[str]) -> dict[str, int]:
     c = CUSTOMERS.c
     refs = [str(r).strip() for r in refs if str(r).strip()]
     found: dict[str, int] = {}
-    ints = {int(r) for r in refs if r.isdigit() and len(r) < 19}
+    ints = {int(r) for r in refs if r.isascii() and r.isdigit() and len(r) < 19}
     if ints:
         for (cid,) in conn.execute(select(c.id).where(c.id.in_(ints))):
             found[str(cid)] = cid

@@ -33,5 +33,6 @@ def test_lookup_by_every_kind_of_reference(engine: Engine) -> None:
         assert resolve_customer(conn, "nobody@ex.com") is None
         assert resolve_customer(conn, "cus_missing") is None
         assert resolve_customer(conn, "") is None
-        got = resolve_customers(conn, [str(c), "cus_B", "team-x", "Bob@Ex.com", "zzz"])
+        assert resolve_customer(conn, "\u00b9") is None  # a digit to str.isdigit, not to int()
+        got = resolve_customers(conn, [str(c), "cus_B", "team-x", "Bob@Ex.com", "zzz", "\u00b2"])
     assert got == {str(c): c, "cus_B": b, "team-x": min(a, b), "Bob@Ex.com": b}

@@ -68,7 +68,7 @@ def parse_params(pairs: list[tuple[str, str]]) -> Params:
         subs = _SUBKEY.findall(rest)
         if not subs:
             out[base] = value
-        elif len(subs) == 1 and (subs[0] == "" or subs[0].isdigit()):
+        elif len(subs) == 1 and (subs[0] == "" or (subs[0].isascii() and subs[0].isdigit())):
             current = out.setdefault(base, [])
             if not isinstance(current, list):
                 raise ApiError(400, f"Invalid array: {base}", param=base)

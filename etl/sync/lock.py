@@ -44,7 +44,7 @@ def _holder() -> str:
 
 def _holder_gone(holder: str) -> bool:
     host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != socket.gethostname() or not (pid.isascii() and pid.isdigit()):
         return False
     try:
         os.kill(int(pid), 0)

@@ -61,7 +61,7 @@ def _int(value: Any, default: int | None = 0) -> int | None:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.lstrip("-").isdigit():
+        if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
             return int(value)
         raise Malformed(f"integer expected, got {value!r}")
     return value
