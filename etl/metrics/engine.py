@@ -247,7 +247,8 @@ def compute_customer(
     seen_currencies: set[str] = set()
     # Renewals invoiced but not paid: subscription -> [(currency, plan, monthly rate)]
     pending: dict[str, list[tuple[str, str, Fraction]]] = {}
-    sub_lines: dict[tuple[str, str], list[tuple[int, int, int, int]]] = {}
+    sub_lines: list[tuple[str, str, int, int, int, int]] = []
+    add_sub_line = sub_lines.append
     credited: set[tuple[str, str]] = set()
 
     for ln in lines:
@@ -315,7 +316,7 @@ def compute_customer(
                 else:
                     dd[bottom] = dd.get(bottom, 0) + top
         if sub is not None:
-            sub_lines.setdefault((cur, sub), []).append((first, last, top, bottom))
+            add_sub_line((cur, sub, first, last, top, bottom))
             if value < 0:
                 credited.add((cur, sub))
         if value > 0:
@@ -329,9 +330,14 @@ def compute_customer(
 
     # A subscription counts in a month only if its lines there net to a positive rate: one
     # canceled at once with a proration credit contributes nothing ("0 means lost").
-    for cur, sid in credited:
-        lines_of = sub_lines[(cur, sid)]
-        for j in {j for f, la, _, _ in lines_of for j in range(f, la)}:
+    by_sub: dict[tuple[str, str], list[tuple[int, int, int, int]]] = {}
+    if credited:
+        for c, s, f, la, t, b in sub_lines:
+            if (c, s) in credited:
+                by_sub.setdefault((c, s), []).append((f, la, t, b))
+    for (cur, sid), lines_of in by_sub.items():
+        # Only a month with a credit active can net to zero or less.
+        for j in {j for f, la, t, _ in lines_of if t < 0 for j in range(f, la)}:
             net = sum(
                 (Fraction(top, bottom) for f, la, top, bottom in lines_of if f <= j < la),
                 Fraction(0),
