@@ -1,4 +1,5 @@
-"""/healthz: no key needed; database reachability and the last successful sync and recompute."""
+"""/healthz: no key needed; database reachability, the last successful sync and recompute,
+and every job's latest run (the daemon's and cron's, as recorded in job_runs)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,26 @@ def _iso(ts: datetime | None) -> str | None:
     return ts.isoformat() + "Z" if ts is not None else None
 
 
+def _jobs(conn: Any) -> dict[str, Any]:
+    """Each job's latest run and the end of its latest successful one: two grouped queries."""
+    t = JOB_RUNS
+    latest = select(t.c.job, func.max(t.c.id).label("id")).group_by(t.c.job).subquery()
+    out: dict[str, Any] = {}
+    for row in conn.execute(select(t).join(latest, latest.c.id == t.c.id)):
+        out[row.job] = {
+            "status": row.status,
+            "started_at": _iso(row.started_at),
+            "finished_at": _iso(row.finished_at),
+            "error": (row.error or "")[:500] or None,
+            "last_ok_at": None,
+        }
+    ok = select(t.c.job, func.max(t.c.finished_at)).where(t.c.status == "ok").group_by(t.c.job)
+    for job, finished in conn.execute(ok):
+        if job in out:
+            out[job]["last_ok_at"] = _iso(finished)
+    return dict(sorted(out.items()))
+
+
 @router.get(
     "/healthz",
     response_model=Health,
@@ -48,11 +69,13 @@ async def healthz(request: Request) -> Response:
                     JOB_RUNS.c.job == "recompute", JOB_RUNS.c.status == "ok"
                 )
             ).scalar()
+            jobs = _jobs(conn)
         return {
             "status": "ok",
             "database": "ok",
             "last_sync_at": _iso(last_sync),
             "last_recompute_at": _iso(last_recompute),
+            "jobs": jobs,
         }
 
     try:
@@ -65,6 +88,7 @@ async def healthz(request: Request) -> Response:
                 "database": "unreachable",
                 "last_sync_at": None,
                 "last_recompute_at": None,
+                "jobs": {},
             },
             status=503,
         )

@@ -45,12 +45,26 @@ class ErrorBody(Strict):
     error: ErrorDetail
 
 
+class JobHealth(Strict):
+    status: str = Field(
+        description="status of the job's latest run: running, ok, failed or skipped"
+    )
+    started_at: str | None = Field(description="start of the latest run (ISO, UTC)")
+    finished_at: str | None = Field(description="end of the latest run (ISO, UTC)")
+    error: str | None = Field(description="error of the latest run, if it failed")
+    last_ok_at: str | None = Field(description="end of the job's last successful run (ISO, UTC)")
+
+
 class Health(Strict):
     status: Literal["ok", "error"]
     database: Literal["ok", "unreachable"]
     last_sync_at: str | None = Field(description="end of the last successful sync (ISO, UTC)")
     last_recompute_at: str | None = Field(
         description="end of the last successful recompute (ISO, UTC)"
+    )
+    jobs: dict[str, JobHealth] = Field(
+        default_factory=dict,
+        description="each job (sync, recompute, reconcile, prune) and its latest run, as recorded in job_runs",
     )
 
 

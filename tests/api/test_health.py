@@ -25,6 +25,7 @@ def test_reports_last_successful_runs(
         "database": "ok",
         "last_sync_at": None,
         "last_recompute_at": None,
+        "jobs": {},
     }
     with container.engine.begin() as conn:
         conn.execute(
@@ -55,6 +56,7 @@ def test_reports_last_successful_runs(
                     "status": "ok",
                     "started_at": datetime(2026, 1, 1),
                     "finished_at": datetime(2026, 1, 1, 0, 6),
+                    "error": None,
                 },
                 {
                     "trigger": "cli",
@@ -62,12 +64,37 @@ def test_reports_last_successful_runs(
                     "status": "ok",
                     "started_at": datetime(2026, 1, 3),
                     "finished_at": datetime(2026, 1, 3, 0, 6),
+                    "error": None,
+                },
+                {
+                    "trigger": "daemon",
+                    "job": "recompute",
+                    "status": "failed",
+                    "started_at": datetime(2026, 1, 4),
+                    "finished_at": datetime(2026, 1, 4, 0, 1),
+                    "error": "boom",
                 },
             ],
         )
     body = client.get("/healthz").json()
     assert body["last_sync_at"] == "2026-01-01T00:05:00Z"
     assert body["last_recompute_at"] == "2026-01-01T00:06:00Z"
+    assert body["jobs"] == {
+        "prune": {
+            "status": "ok",
+            "started_at": "2026-01-03T00:00:00Z",
+            "finished_at": "2026-01-03T00:06:00Z",
+            "error": None,
+            "last_ok_at": "2026-01-03T00:06:00Z",
+        },
+        "recompute": {
+            "status": "failed",
+            "started_at": "2026-01-04T00:00:00Z",
+            "finished_at": "2026-01-04T00:01:00Z",
+            "error": "boom",
+            "last_ok_at": "2026-01-01T00:06:00Z",
+        },
+    }
 
 
 def test_unreachable_database_is_503(tmp_path: Path) -> None:
