@@ -133,7 +133,9 @@ def _serve(port: int) -> None:
     from etl.bootstrap import bootstrap
 
     container = bootstrap()
-    app = create_app(container)
+    # --no-cache: every request reaches its route and the database (the uncached figure).
+    no_cache = os.environ.get("ETL_BENCH_NO_CACHE") == "1"
+    app = create_app(container, cache_ttl=0.0 if no_cache else 1.0)
 
     @app.get("/bench/minimal", include_in_schema=False)
     async def minimal() -> dict[str, bool]:
@@ -292,6 +294,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--months", type=int, default=60)
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="disable the 1-second response cache, so every request runs its route",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--load", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -303,12 +310,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.load:
         _load(args.port, args.load, args.key, args.duration, args.connections)
         return
+    if args.no_cache:
+        os.environ["ETL_BENCH_NO_CACHE"] = "1"
     results = run(args.duration, args.connections, args.customers, args.months)
     base = results[0]["rps"]
     print(
         f"API benchmark: one uvicorn worker, {args.connections} keep-alive connections from a "
         f"second process, {args.duration:g} s per endpoint, {args.customers} customers, "
-        f"{args.months} months"
+        f"{args.months} months" + (", response cache off" if args.no_cache else "")
     )
     print(
         f"{'endpoint':<32} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
