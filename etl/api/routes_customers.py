@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -51,24 +51,48 @@ LOOKUP_DOC = (
 
 
 def customer_dict(r: Any) -> dict[str, Any]:
+    """The API object of one row of `_COLUMNS`, read by position (attribute access on a
+    Row costs ~0.5 µs a field: 0.5 ms for a page of 100)."""
+    (
+        id_,
+        stripe_id,
+        extra_id,
+        email,
+        name,
+        currency,
+        country,
+        state,
+        snap_currency,
+        current_mrr,
+        subscription_count,
+        contract_value,
+    ) = r
     return {
-        "id": r.id,
-        "stripe_id": r.stripe_id,
-        "extra_id": r.extra_id,
-        "email": r.email,
-        "name": r.name,
-        "total_contract_value": r.total_contract_value or 0,
-        "current_mrr": r.current_mrr or 0,
-        "current_subscription_count": r.current_subscription_count or 0,
-        "currency": r.currency or r.snap_currency,
-        "country": r.country,
-        "state": r.state,
+        "id": id_,
+        "stripe_id": stripe_id,
+        "extra_id": extra_id,
+        "email": email,
+        "name": name,
+        "total_contract_value": contract_value or 0,
+        "current_mrr": current_mrr or 0,
+        "current_subscription_count": subscription_count or 0,
+        "currency": currency or snap_currency,
+        "country": country,
+        "state": state,
     }
 
 
+# Statements built once (bound parameters keep one structure in the compiled cache); the
+# filtered variants of the list are built per request, as they are rare.
+_SELECT = select(*_COLUMNS).select_from(_JOINED)
+_ONE = _SELECT.where(_C.id == bindparam("id"))
+_EXISTS = select(_C.id).where(_C.id == bindparam("id"))
+_PAGE = _SELECT.order_by(_C.id).limit(bindparam("limit"))
+_PAGE_AFTER = _SELECT.where(_C.id > bindparam("after")).order_by(_C.id).limit(bindparam("limit"))
+
+
 def load_customer(conn: Connection, customer_id: int) -> dict[str, Any]:
-    row = conn.execute(select(*_COLUMNS).select_from(_JOINED).where(_C.id == customer_id)).one()
-    return customer_dict(row)
+    return customer_dict(conn.execute(_ONE, {"id": customer_id}).one())
 
 
 def _email_taken(conn: Connection, email: str, except_id: int | None = None) -> bool:
@@ -115,23 +139,31 @@ async def list_customers(
     engine = api_state(request).engine
 
     def build() -> dict[str, Any]:
-        q = select(*_COLUMNS).select_from(_JOINED)
-        if email:
-            q = q.where(func.lower(_C.email).contains(email.lower(), autoescape=True))
-        if country:
-            q = q.where(_C.country == country.strip().upper())
-        if extra_id:
-            q = q.where(_C.extra_id == extra_id)
+        q = None
+        if email or country or extra_id:
+            q = _SELECT
+            if email:
+                q = q.where(func.lower(_C.email).contains(email.lower(), autoescape=True))
+            if country:
+                q = q.where(_C.country == country.strip().upper())
+            if extra_id:
+                q = q.where(_C.extra_id == extra_id)
+        params: dict[str, Any] = {"limit": limit + 1}
         with read_connection(engine) as conn:
             if starting_after is not None:
                 after = starting_after.strip()
                 if not (after.isascii() and after.isdigit() and len(after) < 19):
                     return {"object": "list", "has_more": False, "data": []}
-                exists = conn.execute(select(_C.id).where(_C.id == int(after))).first()
-                if exists is None:
+                if conn.execute(_EXISTS, {"id": int(after)}).first() is None:
                     return {"object": "list", "has_more": False, "data": []}
-                q = q.where(_C.id > int(after))
-            rows = conn.execute(q.order_by(_C.id).limit(limit + 1)).all()
+                params["after"] = int(after)
+            if q is None:
+                stmt = _PAGE if starting_after is None else _PAGE_AFTER
+            else:
+                if starting_after is not None:
+                    q = q.where(_C.id > bindparam("after"))
+                stmt = q.order_by(_C.id).limit(bindparam("limit"))
+            rows = conn.execute(stmt, params).all()
         return {
             "object": "list",
             "has_more": len(rows) > limit,
