@@ -125,11 +125,20 @@ class ResponseCache:
 
 async def cached(request: Request, build: Callable[[], Any]) -> Response:
     """The JSON of `build()` (run in a worker thread), served from the cache when fresh."""
-    cache: ResponseCache = request.app.state.api.cache
+    state = request.app.state.api
+    cache: ResponseCache = state.cache
     key = cache_key(request.scope)
     body = cache.get(key)
     if body is None:
         generation = cache.generation
-        body = dumps(await run_in_threadpool(build))
+        if state.engine.dialect.name == "sqlite":
+            # A read of a local SQLite file in WAL mode never waits for a writer and is
+            # CPU work under the GIL: a worker thread adds only its hop, GIL hand-offs
+            # and, with many requests in flight, pool overflow connections opened and
+            # closed per request (together more than the read itself). PostgreSQL reads
+            # wait on the network, so they stay off the event loop.
+            body = dumps(build())
+        else:
+            body = dumps(await run_in_threadpool(build))
         cache.put(key, body, generation)
     return Response(body, media_type=JSON_TYPE)
