@@ -14,6 +14,7 @@ This is the only place that reads the clock (`as_of` defaults to now).
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, text, update
 
 from etl.config import Settings
+from etl.db.engine import SQLITE_BUSY_TIMEOUT_MS
 from etl.db.models import (
     CustomerMrr,
     CustomerPlanMrr,
@@ -50,6 +52,7 @@ from etl.metrics.engine import (
     reporting_rows,
 )
 from etl.metrics.periods import month_date, month_index, to_epoch
+from etl.metrics.workers import IsoMonths, chunks_of, merge, receive, start_worker, text_rows
 
 log = get_logger(__name__)
 
@@ -68,6 +71,8 @@ SQLITE_CACHE_KB = 256_000
 PG_LOCK_KEY = 0x6D657472  # "metr"
 FETCH = 20_000
 CHUNK = 500
+# Worker processes of a full recompute on SQLite (0: compute in this process).
+WORKERS = 2
 
 PLAN_COLS = list(PlanRow._fields)
 CUST_COLS = list(CustomerRow._fields)
@@ -230,12 +235,6 @@ def _adjustments(conn: Connection, where: str = "") -> dict[int, list[Adjustment
     return out
 
 
-class _IsoMonths(dict[date, str]):
-    def __missing__(self, d: date) -> str:
-        self[d] = text_ = d.isoformat()
-        return text_
-
-
 class _Writer:
     """Bulk INSERTs through the driver: multi-row VALUES statements, the fastest path from
     Python on both databases. The engine's rows are tuples in column order; on SQLite the
@@ -244,14 +243,16 @@ class _Writer:
 
     ROWS_PER_STATEMENT = 200
 
-    def __init__(self, conn: Connection, as_of: datetime) -> None:
+    def __init__(self, conn: Connection, as_of: datetime, months_as_text: bool = False) -> None:
         self.conn = conn
         self.sqlite = conn.dialect.name == "sqlite"
+        # Rows from `workers.text_rows`: months already text, snapshots with `as_of`.
+        self.ready = months_as_text
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         self.cur = dbapi.cursor()
         self.ph = "?" if self.sqlite else "%s"
-        self._iso = _IsoMonths()
+        self._iso = IsoMonths()
         self.as_of = as_of.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else as_of
         self.plan: list[tuple[Any, ...]] = []
         self.cust: list[tuple[Any, ...]] = []
@@ -263,7 +264,7 @@ class _Writer:
         self.plan += plan_rows
         self.cust += cust_rows
         if snap is not None:
-            self.snap.append((*snap, self.as_of))
+            self.snap.append(snap if self.ready else (*snap, self.as_of))
         if len(self.plan) + len(self.cust) >= FLUSH_ROWS:
             self.flush()
 
@@ -286,7 +287,7 @@ class _Writer:
     ) -> None:
         if not rows:
             return
-        if self.sqlite:
+        if self.sqlite and not self.ready:
             rows = self._text_months(rows, month_pos)
         n = self.ROWS_PER_STATEMENT
         full = len(rows) - len(rows) % n
@@ -371,21 +372,25 @@ def _write_aggregates(
     report.missing_rates = missing
 
 
-def _full(
-    conn: Connection, settings: Settings, params: Params, as_of: datetime, report: RecomputeReport
+def _sqlite_file(conn: Connection) -> str | None:
+    """The SQLite database file workers can open, or None (PostgreSQL, in-memory)."""
+    if WORKERS < 1 or conn.dialect.name != "sqlite":
+        return None
+    db = conn.engine.url.database
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return os.path.abspath(db)
+
+
+def _full_here(
+    conn: Connection,
+    params: Params,
+    expected: dict[int, list[ExpectedItem]],
+    adjustments: dict[int, list[Adjustment]],
+    agg: Aggregates,
+    writer: _Writer,
+    report: RecomputeReport,
 ) -> None:
-    for t in (CPM, CM, SNAP):
-        conn.execute(delete(t))
-    # SQLite: secondary indexes are rebuilt once at the end, cheaper than maintaining them
-    # row by row (readers keep their WAL snapshot). Not on PostgreSQL, where DROP INDEX
-    # would lock readers out of the table until the transaction ends.
-    indexes = [idx for t in (CPM, CM) for idx in t.indexes] if conn.dialect.name == "sqlite" else []
-    for idx in indexes:
-        idx.drop(conn)
-    expected = _expected(conn)
-    adjustments = _adjustments(conn)
-    agg = Aggregates()
-    writer = _Writer(conn, as_of)
     seen: set[int] = set()
 
     def run(cid: int, lines: list[Line]) -> None:
@@ -410,6 +415,92 @@ def _full(
         seen.add(current)  # type: ignore[arg-type]
     for cid in sorted((set(expected) | set(adjustments)) - seen):
         run(cid, [])
+
+
+def _full_in_workers(
+    conn: Connection,
+    path: str,
+    ids: list[int],
+    params: Params,
+    expected: dict[int, list[ExpectedItem]],
+    adjustments: dict[int, list[Adjustment]],
+    agg: Aggregates,
+    writer: _Writer,
+    report: RecomputeReport,
+) -> None:
+    """The customers `ids` (those with lines, in order), computed by worker processes
+    (see workers.py) while this process writes. Their read transactions see the same lines as
+    this one: `revenue_lines` is not written here and BEGIN IMMEDIATE keeps other
+    writers out until the end."""
+    chunks = chunks_of(ids)
+    n = min(WORKERS, len(chunks))
+    sql = _lines_sql(conn, "WHERE customer_id BETWEEN ? AND ?")
+    procs: list[Any] = []
+    try:
+        for w in range(n):
+            args = (path, sql, SQLITE_BUSY_TIMEOUT_MS, chunks[w::n], params)
+            procs.append(start_worker((*args, expected, adjustments, writer.as_of)))
+        for i in range(len(chunks)):
+            _, plan, cust, snaps, customers, lines, unrated = receive(procs[i % n])
+            writer.plan += plan
+            writer.cust += cust
+            writer.snap += snaps
+            if len(writer.plan) + len(writer.cust) >= FLUSH_ROWS:
+                writer.flush()
+            report.customers += customers
+            report.lines += lines
+            report.unrated_lines += unrated
+        for proc in procs:
+            _, monthly, by_plan = receive(proc)
+            merge(agg, monthly, by_plan)
+    except BaseException:
+        for proc in procs:
+            proc.kill()
+        raise
+    finally:
+        for proc in procs:
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def _full(
+    conn: Connection, settings: Settings, params: Params, as_of: datetime, report: RecomputeReport
+) -> None:
+    for t in (CPM, CM, SNAP):
+        conn.execute(delete(t))
+    # SQLite: secondary indexes are rebuilt once at the end, cheaper than maintaining them
+    # row by row (readers keep their WAL snapshot). Not on PostgreSQL, where DROP INDEX
+    # would lock readers out of the table until the transaction ends.
+    indexes = [idx for t in (CPM, CM) for idx in t.indexes] if conn.dialect.name == "sqlite" else []
+    for idx in indexes:
+        idx.drop(conn)
+    expected = _expected(conn)
+    adjustments = _adjustments(conn)
+    agg = Aggregates()
+    path = _sqlite_file(conn)
+    ids: list[Any] = []
+    if path is not None:
+        ids = [
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT DISTINCT customer_id FROM revenue_lines ORDER BY customer_id"
+            )
+        ]
+    if path is not None and not (ids and ids[0] is None):
+        writer = _Writer(conn, as_of, months_as_text=True)
+        _full_in_workers(conn, path, ids, params, expected, adjustments, agg, writer, report)
+        seen = set(ids)
+        iso = IsoMonths()
+        for cid in sorted((set(expected) | set(adjustments)) - seen):
+            res = compute_customer(cid, [], params, expected.get(cid, ()), adjustments.get(cid, ()))
+            agg.add_rows(res.customer_rows, res.plan_rows)
+            writer.add(*text_rows(res, iso, str(writer.as_of)))
+            report.unrated_lines += res.unrated_lines
+            report.customers += 1
+    else:
+        writer = _Writer(conn, as_of)
+        _full_here(conn, params, expected, adjustments, agg, writer, report)
     writer.close()
     for idx in indexes:
         idx.create(conn)
