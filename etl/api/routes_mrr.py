@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Path, Query, Request
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, case, select
 from starlette.responses import Response
 
 from etl.api import examples
@@ -111,11 +111,13 @@ _N = len(_FIELDS) + 1
 _I_BASIS = _FIELDS.index("basis") + 1
 
 
+_KEYS = ("object", "month", *_FIELDS)
+
+
 def mrr_dict(r: Any) -> dict[str, Any]:
     """The API object of one row of `_COLUMNS` (any sequence in that order)."""
     t = tuple(r)
-    d: dict[str, Any] = {"object": "mrr", "month": t[0].isoformat()}
-    d.update(zip(_FIELDS, t[1:_N], strict=True))
+    d: dict[str, Any] = dict(zip(_KEYS, ("mrr", t[0].isoformat(), *t[1:_N]), strict=True))
     fx_impact, missing_rates, is_current, waiting_mrr, waiting_subs = t[_N:]
     if t[_I_BASIS] == "reporting":
         d["fx_impact_mrr"] = fx_impact
@@ -129,13 +131,21 @@ def mrr_dict(r: Any) -> dict[str, Any]:
 # Statements built once: constructing a select() per request cost more than running it,
 # and a fixed structure with bound parameters hits SQLAlchemy's compiled cache.
 _SERIES_WHERE = (_M.basis == bindparam("basis"), _M.currency == bindparam("currency"))
-_HAS_REPORTING = (
-    select(_M.month).where(_M.basis == "reporting", _M.currency == bindparam("currency")).limit(1)
-)
-_MAIN_CURRENCY = (
-    select(_M.currency)
-    .where(_M.basis == "native")
-    .order_by(_M.month.desc(), _M.mrr.desc(), _M.currency)
+# The series without a currency, in one query: the reporting currency's converted
+# series if it has any month, else the native series with the most MRR in the latest
+# month (ties: the first currency code).
+_DEFAULT_SERIES = (
+    select(_M.basis, _M.currency)
+    .where(
+        ((_M.basis == "reporting") & (_M.currency == bindparam("currency")))
+        | (_M.basis == "native")
+    )
+    .order_by(
+        case((_M.basis == "reporting", 0), else_=1),
+        _M.month.desc(),
+        _M.mrr.desc(),
+        _M.currency,
+    )
     .limit(1)
 )
 _SERIES = select(*_COLUMNS).where(*_SERIES_WHERE).order_by(_M.month)
@@ -147,10 +157,10 @@ def series_params(conn: Connection, settings: Settings, currency: str | None) ->
     if currency is not None:
         return {"basis": "native", "currency": currency}
     reporting = settings.reporting_currency
-    if conn.execute(_HAS_REPORTING, {"currency": reporting}).first() is not None:
-        return {"basis": "reporting", "currency": reporting}
-    main = conn.execute(_MAIN_CURRENCY).scalar()
-    return {"basis": "native", "currency": main or reporting}
+    found = conn.execute(_DEFAULT_SERIES, {"currency": reporting}).first()
+    if found is None:
+        return {"basis": "native", "currency": reporting}
+    return {"basis": found[0], "currency": found[1]}
 
 
 @router.get(
