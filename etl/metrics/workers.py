@@ -92,7 +92,8 @@ def work(
     as_of_text: str,
     put: Callable[[tuple[Any, ...]], None],
 ) -> None:
-    """Worker body: one message per chunk, then ("done", monthly sums, by-plan sums)."""
+    """Worker body: one message per chunk (its plan, customer and snapshot rows, each
+    flattened; counts), then ("done", monthly sums, by-plan sums)."""
     try:
         db = sqlite3.connect(path, isolation_level=None)
         db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
@@ -119,7 +120,9 @@ def work(
                 counts[0] += 1
                 counts[1] += len(lines)
                 counts[2] += res.unrated_lines
-            put(("chunk", plan, cust, snaps, *counts))
+            # Flat in column order: the parent passes slices straight to its INSERTs.
+            flat = [[x for r in rows for x in r] for rows in (plan, cust, snaps)]
+            put(("chunk", *flat, *counts))
         db.execute("COMMIT")
         db.close()
         put(("done", agg.monthly, agg.by_plan))
