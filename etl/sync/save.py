@@ -197,12 +197,14 @@ class _Rendered:
 
     @classmethod
     def of(cls, stmt: Any, conn: Connection, cols: list[str]) -> _Rendered | None:
-        compiled = stmt.compile(dialect=conn.dialect)
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=cols)
         names = compiled.positiontup
         if names is None:  # a named paramstyle: leave it to SQLAlchemy
             return None
         getters = []
         for name in names:
+            if name not in cols and name in stmt.table.c:
+                return None  # a column default SQLAlchemy would compute: its own path
             bind = compiled.binds[name]
             proc = _fast_datetime(bind.type, conn) or bind.type._cached_bind_processor(conn.dialect)
             if name in cols:
@@ -796,17 +798,37 @@ def link_refunds(conn: Connection) -> None:
     """Refunds name a payment intent; the invoice it paid (and its customer) is found here,
     set-based, whichever of the two arrived first."""
     r, i = T_REFUNDS.c, T_INVOICES.c
-    inv = (
-        select(i.id)
-        .where(i.payment_intent_id == r.payment_intent_id, i.source == "stripe")
-        .limit(1)
-        .scalar_subquery()
-    )
-    conn.execute(
-        update(T_REFUNDS)
-        .where(r.invoice_id.is_(None), r.payment_intent_id.is_not(None), inv.is_not(None))
-        .values(invoice_id=inv)
-    )
+    # Looked up by payment intent alone, the source checked here: with `source` in the
+    # same WHERE, SQLite's planner picked the (source, created) index and scanned every
+    # invoice once per refund (over a minute at 80,000 invoices).
+    pending = conn.execute(
+        select(r.id, r.payment_intent_id).where(
+            r.invoice_id.is_(None), r.payment_intent_id.is_not(None)
+        )
+    ).all()
+    intents = sorted({pi for _rid, pi in pending})
+    paid_by: dict[str, tuple[Any, str]] = {}
+    for start in range(0, len(intents), 5000):
+        rows = conn.execute(
+            select(i.payment_intent_id, i.created, i.id, i.source).where(
+                i.payment_intent_id.in_(intents[start : start + 5000])
+            )
+        ).all()
+        for pi, created, iid, source in rows:
+            if source != "stripe":
+                continue
+            # Of several invoices paid by one intent (not seen in practice), the oldest.
+            order = (created is None, created or datetime.min, iid)
+            if pi not in paid_by or order < paid_by[pi][0]:
+                paid_by[pi] = (order, iid)
+    links = [{"rid": rid, "inv": paid_by[pi][1]} for rid, pi in pending if pi in paid_by]
+    if links:
+        conn.execute(
+            update(T_REFUNDS)
+            .where(r.id == bindparam("rid"), r.invoice_id.is_(None))
+            .values(invoice_id=bindparam("inv")),
+            links,
+        )
     cust = select(i.customer_id).where(i.id == r.invoice_id).limit(1).scalar_subquery()
     conn.execute(
         update(T_REFUNDS)
