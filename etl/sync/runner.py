@@ -23,7 +23,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -681,8 +681,10 @@ class SyncRunner:
             finally:
                 if sqlite and not conn.closed:
                     conn.rollback()
-                    conn.exec_driver_sql("PRAGMA cache_size=-2000")  # SQLite's default
-                    conn.commit()
+                    # Best effort: a failure here must not hide the load's own error.
+                    with suppress(Exception):
+                        conn.exec_driver_sql("PRAGMA cache_size=-2000")  # SQLite's default
+                        conn.commit()
 
     def _write_pages(
         self, conn: Connection, batch: list[tuple[WorkUnit, tuple[f.Page, PreparedPage]]]
