@@ -13,7 +13,8 @@ from etl.db.models import Customer, Plan
 from etl.metrics.periods import add_months
 
 NOW = datetime(2020, 3, 15)
-PLAYBOOK = Path("/work/shared/reference/mrr-playbook/subscription_periods.csv")
+# A copy of shared/reference/mrr-playbook/subscription_periods.csv (MIT, dbt Labs).
+PLAYBOOK = Path(__file__).parent / "data" / "mrr_playbook_subscription_periods.csv"
 
 
 def _row(model: Any, **values: Any) -> dict[str, Any]:
