@@ -1271,33 +1271,27 @@ class Account:
         fact.paid_at = t
         fact.status = "paid"
 
-    def _refund(self, t: int, inv_id: str) -> None:
+    def _refund(
+        self, t: int, inv_id: str, full_share: float = 0.5, part: int = 2
+    ) -> tuple[str, int]:
+        """Refund the invoice's payment, in full or in part; returns (refund id, amount)."""
         ch, pi, amt = self._inv_meta[inv_id]
         inv = self.objects["invoice"][inv_id]
-        r = self._rng
-        amount = amt if r.random() < 0.5 else max(1, amt // 2)
+        amount = amt if self._rng.random() < full_share else max(1, amt // part)
         rid = self._ids.new("re")
         ref = refund_obj(
             rid, amount, inv["currency"], t, ch, pi, inv["customer"], "requested_by_customer"
         )
         self._put("refund", ref)
         self._emit(t, "refund.created", ref)
-        return None
+        return rid, amount
 
     def _credit_note(self, t: int, inv_id: str) -> None:
-        ch, pi, amt = self._inv_meta[inv_id]
+        """A credit note on a paid invoice, refunded to the card (one per invoice)."""
         inv = self.objects["invoice"][inv_id]
-        r = self._rng
-        amount = amt if r.random() < 0.4 else max(1, amt // 3)
-        rid = self._ids.new("re")
-        ref = refund_obj(
-            rid, amount, inv["currency"], t, ch, pi, inv["customer"], "requested_by_customer"
-        )
-        self._put("refund", ref)
-        self._emit(t, "refund.created", ref)
+        rid, amount = self._refund(t, inv_id, full_share=0.4, part=3)
         cnid = self._ids.new("cn")
-        n = sum(1 for _ in ())  # numbering per invoice: one credit note each here
-        number = f"{inv['number']}-CN-{n + 1:02d}"
+        number = f"{inv['number']}-CN-01"
         line_id = inv["lines"]["data"][0]["id"]
         cn = credit_note_obj(cnid, number, inv, amount, t, line_id, rid, "product_unsatisfactory")
         self._put("credit_note", cn)
