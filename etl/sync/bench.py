@@ -76,6 +76,17 @@ def _run_etl(
     return summary
 
 
+def _requests_by_path(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
+    """Requests served per path template between two `/_sandbox/stats` readings."""
+    out: dict[str, int] = {}
+    for path, counts in after["by_path"].items():
+        old = before["by_path"].get(path, {})
+        n = sum(counts.values()) - sum(old.values())
+        if n:
+            out[path] = n
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
 def _watch_hwm(pid: int, stop: threading.Event, out: list[float]) -> None:
     """The process's own high-water mark of resident memory (VmHWM, reset at exec)."""
     status = Path(f"/proc/{pid}/status")
@@ -128,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     with SandboxServer(acct) as srv:
         assert srv.base_url is not None
         db = fresh_db("full")
-        before = srv.stats()["total"]
+        before_stats = srv.stats()
+        before = before_stats["total"]
         full = run_etl(
             [
                 "sync",
@@ -140,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
             db=db,
             base_url=srv.base_url,
         )
-        served = srv.stats()["total"] - before
+        after_stats = srv.stats()
+        served = after_stats["total"] - before
+        by_path = _requests_by_path(before_stats, after_stats)
         lines = _count(db, "invoice_lines")
         objects = full["objects"]
         print(
@@ -163,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                     "cpu_s_of_sync_process": full["cpu_s"],
                     "objects_per_cpu_s": round(objects / max(0.01, full["cpu_s"]), 1),
                     "peak_rss_mb": full["peak_rss_mb"],
+                    "requests_by_path": by_path,
                 }
             ),
             flush=True,
