@@ -27,16 +27,19 @@ def _run(
     since: date | None = None,
     until: date | None = None,
     workers: int,
+    processes: int | None,
     rate_limit: float | None,
     no_rate_limit: bool,
     wait: float,
     progress: bool | None,
     recompute: bool,
 ) -> None:
-    from etl.sync.runner import SyncOptions, run_sync
+    from etl.sync.runner import SyncOptions, default_processes, run_sync
 
     if workers < 1:
         raise UsageError("--workers must be at least 1")
+    if processes is not None and processes < 0:
+        raise UsageError("--processes must be 0 or more")
     if rate_limit is not None and rate_limit <= 0:
         raise UsageError("--rate-limit must be a positive number of requests per second")
     c = container()
@@ -57,6 +60,7 @@ def _run(
             since=since,
             until=until,
             workers=workers,
+            processes=default_processes() if processes is None else processes,
             rate_limit=rate_limit,
             unlimited=no_rate_limit,
             progress=progress,
@@ -68,6 +72,12 @@ def _run(
 
 
 _WORKERS = typer.Option(8, "--workers", help="Concurrent fetching threads.")
+_PROCESSES = typer.Option(
+    None,
+    "--processes",
+    help="Worker processes that parse and normalize the pages of a large full load "
+    "(default: the number of cores, at most 4; 0: the fetching threads do it).",
+)
 _RATE = typer.Option(
     None,
     "--rate-limit",
@@ -88,6 +98,7 @@ def sync_command(
         False, "--full", help="Reload everything instead of applying events."
     ),
     workers: int = _WORKERS,
+    processes: int | None = _PROCESSES,
     rate_limit: float | None = _RATE,
     no_rate_limit: bool = _NO_RATE,
     wait: float = _WAIT,
@@ -100,6 +111,7 @@ def sync_command(
     _run(
         full=full,
         workers=workers,
+        processes=processes,
         rate_limit=rate_limit,
         no_rate_limit=no_rate_limit,
         wait=wait,
@@ -113,6 +125,7 @@ def backfill_command(
     since: str | None = typer.Option(None, "--since", help="First day to load (YYYY-MM-DD)."),
     until: str | None = typer.Option(None, "--until", help="Day to stop before (YYYY-MM-DD)."),
     workers: int = _WORKERS,
+    processes: int | None = _PROCESSES,
     rate_limit: float | None = _RATE,
     no_rate_limit: bool = _NO_RATE,
     wait: float = _WAIT,
@@ -127,6 +140,7 @@ def backfill_command(
         since=s,
         until=u,
         workers=workers,
+        processes=processes,
         rate_limit=rate_limit,
         no_rate_limit=no_rate_limit,
         wait=wait,

@@ -135,25 +135,44 @@ class StripeApi:
         log.debug("stripe_retry", error=type(exc).__name__, wait_s=round(wait, 3))
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self.parse(self.get_body(path, params))
+
+    def get_body(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
+        """The 2xx body as received, unparsed: a full load parses it in another process.
+        Errors (non-2xx) are raised here, as the SDK raises them, after the retries."""
         params = dict(params or {})
 
-        def once() -> dict[str, Any]:
+        def once() -> bytes:
             self.bucket.acquire()
             with self._lock:
                 self.requests += 1
-            return self._request(path, params)
+            return self._request_body(path, params)
 
         return call_with_retry(once, on_retry=self._on_retry)
 
-    def _request(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    def parse(self, body: bytes) -> dict[str, Any]:
+        """A 2xx body as a dict: orjson, or the SDK's own reading of anything orjson
+        refuses (which raises the SDK's error for a body that is not JSON)."""
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if isinstance(parsed, dict):
+                return parsed
+        requestor = self.client._requestor
+        data: dict[str, Any] = requestor._interpret_response(body, 200, {}, "V1").data
+        return data
+
+    def _request_body(self, path: str, params: dict[str, Any]) -> bytes:
         """`raw_request`, minus its JSON parsing into OrderedDicts (a Python hook per
         object: the costliest step of a whole sync). The same steps of the official SDK,
-        its request and error handling; a 2xx body is parsed by orjson, anything else (an
-        error, a body orjson refuses) goes through the SDK's own interpretation."""
+        its request and error handling; a 2xx body is returned as bytes (parsed later by
+        orjson), anything else goes through the SDK's own interpretation, which raises."""
         requestor = getattr(self.client, "_requestor", None)
         if requestor is None or not hasattr(requestor, "_interpret_response"):
-            data: dict[str, Any] = self.client.raw_request("get", path, **params).data
-            return data
+            data = self.client.raw_request("get", path, **params).data
+            return orjson.dumps(data)
         rbody, rcode, rheaders = requestor.request_raw(
             "get",
             path,
@@ -164,15 +183,9 @@ class StripeApi:
             usage=["raw_request"],
         )
         if 200 <= rcode < 300:
-            try:
-                parsed = orjson.loads(rbody)
-            except orjson.JSONDecodeError:
-                pass
-            else:
-                if isinstance(parsed, dict):
-                    return parsed
-        data = requestor._interpret_response(rbody, rcode, rheaders, "V1").data
-        return data
+            return rbody if isinstance(rbody, bytes) else str(rbody).encode()
+        requestor._interpret_response(rbody, rcode, rheaders, "V1")
+        raise stripe.APIError(f"unexpected HTTP {rcode} from Stripe", rbody, rcode)
 
 
 @dataclass

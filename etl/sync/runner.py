@@ -1,8 +1,9 @@
 """The sync: chains fetching and saving, keeps cursors and records runs.
 
 Full load: the resources are cut into work units (big histories into `created`
-slices), fetched concurrently by threads that only read Stripe, and written by this
-thread one page per transaction together with the unit's cursor. A crash at any
+slices), fetched concurrently by threads that only read Stripe (their pages parsed
+and normalized in worker processes once the load is large, see `pipeline`), and
+written by this thread a few pages per transaction together with the units' cursors. A crash at any
 instant loses nothing and duplicates nothing: the next run resumes each unit after
 its last written page. Before the first page, the newest event id is recorded; once
 every unit is done, the events after it are applied (incremental), so that changes
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import queue
 import threading
 import time
@@ -38,14 +40,13 @@ from etl.errors import EtlError
 from etl.logs import get_logger
 from etl.stripe_client import API_VERSION
 from etl.sync import fetch as f
+from etl.sync.pipeline import FetchedPage, PrepareArgs, Preparer, fetch_prepared_pages
 from etl.sync.progress import Progress
 from etl.sync.ratelimit import TokenBucket, default_rate
 from etl.sync.save import (
     PageResult,
-    PreparedPage,
     known_discounts,
     link_refunds,
-    prepare_page,
     refresh_plan_names,
     save_objects,
     unfilled_customer_stubs,
@@ -103,6 +104,15 @@ class SyncOptions:
     progress: bool | None = None
     lock_wait_s: float = 0.0
     recompute: bool = True
+    # Worker processes that parse and normalize a full load's pages (0: the fetching
+    # threads do it), started once a load has fetched `prepare_after_pages` pages.
+    processes: int = field(default_factory=lambda: default_processes())
+    prepare_after_pages: int = 40
+
+
+def default_processes() -> int:
+    """As many as there are cores, at most 4: beyond, the writer is the bottleneck."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
@@ -574,25 +584,32 @@ class SyncRunner:
                     continue
             return False
 
+        args = PrepareArgs(
+            run_id=self.summary.run_id,
+            api_version=API_VERSION,
+            extra_id_key=self.settings.extra_id_metadata_key,
+        )
+        preparer = Preparer(
+            args,
+            processes=self.options.processes,
+            after_pages=self.options.prepare_after_pages,
+            log_level=self.settings.log_level,
+            log_format=self.settings.log_format,
+        )
+
         def work(unit: WorkUnit) -> None:
             try:
-                for page in f.fetch_pages(
+                for page in fetch_prepared_pages(
                     self.api,
                     unit.spec.path,
                     unit.spec.params,
+                    prepare=preparer,
+                    args=args,
                     starting_after=unit.cursor,
                     created=unit.created,
                     complete_invoices=unit.spec.name == "invoices",
                 ):
-                    # Normalizing here, off the writer thread, overlaps it with writes.
-                    prepared = prepare_page(
-                        page.objects,
-                        run_id=self.summary.run_id,
-                        source="list",
-                        api_version=API_VERSION,
-                        extra_id_key=self.settings.extra_id_metadata_key,
-                    )
-                    if not put(("page", unit, (page, prepared))):
+                    if not put(("page", unit, page)):
                         return
                 put(("done", unit, None))
             except BaseException as exc:  # handed to the writer thread, which decides
@@ -601,42 +618,45 @@ class SyncRunner:
         for u in units:
             self.progress.add(u.spec.name)
         remaining = len(units)
-        with (
-            ThreadPoolExecutor(
-                max_workers=self.options.workers, thread_name_prefix="stripe-fetch"
-            ) as pool,
-            self._writer_connection() as wconn,
-        ):
-            for u in units:
-                pool.submit(work, u)
-            try:
-                pending: tuple[str, WorkUnit, Any] | None = None
-                while remaining:
-                    kind, unit, payload = pending or q.get()
-                    pending = None
-                    if kind == "page":
-                        # The pages already waiting go into the same transaction: one
-                        # commit per batch instead of per page. Each unit's cursor is
-                        # saved after its last page of the batch, in that transaction,
-                        # so a crash still loses and duplicates nothing.
-                        batch = [(unit, payload)]
-                        while len(batch) < PAGES_PER_TRANSACTION:
-                            try:
-                                item = q.get_nowait()
-                            except queue.Empty:
-                                break
-                            if item[0] != "page":
-                                pending = item
-                                break
-                            batch.append((item[1], item[2]))
-                        self._write_pages(wconn, batch)
-                    elif kind == "done":
-                        remaining -= 1
-                    else:
-                        remaining -= 1
-                        self._unit_failed(unit, payload)
-            finally:
-                stop.set()
+        try:
+            with (
+                ThreadPoolExecutor(
+                    max_workers=self.options.workers, thread_name_prefix="stripe-fetch"
+                ) as pool,
+                self._writer_connection() as wconn,
+            ):
+                for u in units:
+                    pool.submit(work, u)
+                try:
+                    pending: tuple[str, WorkUnit, Any] | None = None
+                    while remaining:
+                        kind, unit, payload = pending or q.get()
+                        pending = None
+                        if kind == "page":
+                            # The pages already waiting go into the same transaction: one
+                            # commit per batch instead of per page. Each unit's cursor is
+                            # saved after its last page of the batch, in that transaction,
+                            # so a crash still loses and duplicates nothing.
+                            batch = [(unit, payload)]
+                            while len(batch) < PAGES_PER_TRANSACTION:
+                                try:
+                                    item = q.get_nowait()
+                                except queue.Empty:
+                                    break
+                                if item[0] != "page":
+                                    pending = item
+                                    break
+                                batch.append((item[1], item[2]))
+                            self._write_pages(wconn, batch)
+                        elif kind == "done":
+                            remaining -= 1
+                        else:
+                            remaining -= 1
+                            self._unit_failed(unit, payload)
+                finally:
+                    stop.set()
+        finally:
+            preparer.close()
 
     def _unit_failed(self, unit: WorkUnit, exc: BaseException) -> None:
         if isinstance(exc, stripe.StripeError) and not _is_auth(exc):
@@ -686,16 +706,15 @@ class SyncRunner:
                         conn.exec_driver_sql("PRAGMA cache_size=-2000")  # SQLite's default
                         conn.commit()
 
-    def _write_pages(
-        self, conn: Connection, batch: list[tuple[WorkUnit, tuple[f.Page, PreparedPage]]]
-    ) -> None:
+    def _write_pages(self, conn: Connection, batch: list[tuple[WorkUnit, FetchedPage]]) -> None:
         now = utcnow()
-        last: dict[str, tuple[WorkUnit, f.Page]] = {}
+        last: dict[str, tuple[WorkUnit, FetchedPage]] = {}
         cursors: dict[str, str | None] = {}
         results = []
         with conn.begin():
-            for unit, (page, prepared) in batch:
-                results.append(write_page(conn, prepared, now))
+            for unit, page in batch:
+                for part in page.parts:
+                    results.append(write_page(conn, part, now))
                 last[unit.name] = (unit, page)
                 cursors[unit.name] = page.last_id or cursors.get(unit.name, unit.cursor)
             for name, (unit, page) in last.items():
@@ -712,8 +731,8 @@ class SyncRunner:
                 self._after_page(conn, res)
         for name, (unit, _page) in last.items():
             unit.cursor = cursors[name]
-        for unit, (page, _prepared) in batch:
-            self.progress.advance(unit.spec.name, len(page.objects))
+        for unit, page in batch:
+            self.progress.advance(unit.spec.name, page.count)
 
     def _after_page(self, conn: Connection, res: PageResult) -> None:
         s = self.summary

@@ -238,6 +238,8 @@ def _fast_datetime(type_: Any, conn: Connection) -> Callable[[Any], Any] | None:
     exact = datetime
 
     def process(value: Any) -> Any:
+        if value is None:
+            return None
         if type(value) is exact and value.tzinfo is None:
             return value.isoformat(" ", "microseconds")
         return slow(value)

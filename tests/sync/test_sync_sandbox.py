@@ -206,3 +206,35 @@ def test_backfill_loads_a_date_range_only(engine: Engine) -> None:
             assert str(oldest) >= since.strftime("%Y-%m-%d")
             # A backfill leaves the incremental machinery alone.
             assert conn.execute(text("SELECT count(*) FROM sync_cursors")).scalar() == 0
+
+
+def test_pages_prepared_in_worker_processes_give_identical_tables(
+    engine: Engine, other_engine: Engine
+) -> None:
+    """A large load parses and normalizes its pages in worker processes: the tables are
+    the same as when the fetching threads do it, invoices with more than the embedded
+    lines included."""
+    with sandbox(customers=60, months=12, seed=11) as srv:
+        with capture_logs() as logs:
+            pooled = sync(engine, srv, processes=2, prepare_after_pages=0)
+        assert [e for e in logs if e["event"] == "prepare_pool_started"]
+        threaded = sync(other_engine, srv, processes=0)
+        assert pooled.status == threaded.status == "ok"
+        assert pooled.counts == threaded.counts and pooled.objects == threaded.objects
+        with engine.connect() as conn:
+            longest = conn.execute(
+                text(
+                    "SELECT max(n) FROM (SELECT count(*) AS n FROM invoice_lines GROUP BY invoice_id) t"
+                )
+            ).scalar_one()
+        assert longest > 10  # some invoices needed /v1/invoices/{id}/lines
+        assert diff(snapshot(engine), snapshot(other_engine)) == {}
+        assert _raw_versions(engine) == _raw_versions(other_engine)
+
+
+def _raw_versions(engine: Engine) -> list[tuple[str, str, str, bool]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT object_type, stripe_id, content_hash, is_current FROM raw_objects")
+        ).all()
+    return sorted((a, b, c, bool(d)) for a, b, c, d in rows)

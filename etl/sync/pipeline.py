@@ -1,0 +1,226 @@
+"""A full load's pages: fetched by threads, parsed and normalized in worker processes.
+
+One interpreter cannot parse, normalize and serialize thousands of objects a second and
+write them too: its threads take turns on the GIL, and the writer waits. Here the
+fetching threads only wait on HTTP; each page's body, as bytes, goes to a small pool of
+processes that return it ready to write (`PreparedPage`). The writer, in the parent,
+does nothing but SQL.
+
+The pool starts only once a load has shown it is large (`after_pages`): a small sync
+or a test prepares its pages in the fetching thread and never pays for processes.
+`prepare_body` is pure: the same bytes give the same page, in a thread or a process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import stripe
+
+from etl.logs import configure_logging, get_logger
+from etl.sync.fetch import PAGE_LIMIT, StripeApi, complete_invoice_lines
+from etl.sync.save import PreparedPage, prepare_page
+
+log = get_logger("etl.sync")
+
+
+@dataclass
+class PreparedBody:
+    """One list page, prepared: its paging facts, its objects ready to write, and the
+    invoices whose lines go beyond the embedded ones (completed by the caller, which
+    alone may call Stripe)."""
+
+    count: int
+    has_more: bool
+    last_id: str | None
+    page: PreparedPage
+    incomplete: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class FetchedPage:
+    """A page as the writer gets it: paging facts and one or more prepared parts."""
+
+    count: int
+    has_more: bool
+    last_id: str | None
+    parts: list[PreparedPage]
+
+
+@dataclass(frozen=True)
+class PrepareArgs:
+    """What preparing needs besides the body; picklable, no secret in it."""
+
+    run_id: int | None
+    api_version: str | None
+    extra_id_key: str
+
+
+def _lines_incomplete(obj: Any) -> bool:
+    lines = obj.get("lines") if isinstance(obj, dict) else None
+    return isinstance(lines, dict) and bool(lines.get("has_more"))
+
+
+def prepare_data(
+    data: Mapping[str, Any], complete_invoices: bool, args: PrepareArgs
+) -> PreparedBody:
+    objects = list(data.get("data") or [])
+    incomplete: list[dict[str, Any]] = []
+    ready = objects
+    if complete_invoices:
+        incomplete = [o for o in objects if _lines_incomplete(o)]
+        if incomplete:
+            ready = [o for o in objects if not _lines_incomplete(o)]
+    page = prepare_page(
+        ready,
+        run_id=args.run_id,
+        source="list",
+        api_version=args.api_version,
+        extra_id_key=args.extra_id_key,
+    )
+    last = objects[-1] if objects else None
+    last_id = last.get("id") if isinstance(last, dict) else None
+    return PreparedBody(len(objects), bool(data.get("has_more")), last_id, page, incomplete)
+
+
+def prepare_body(body: bytes, complete_invoices: bool, args: PrepareArgs) -> PreparedBody | None:
+    """A page body -> PreparedBody; None when orjson cannot read it as a JSON object (the
+    caller then lets the SDK read it, which raises the SDK's error)."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return prepare_data(data, complete_invoices, args)
+
+
+def _worker_init(log_level: str, log_format: str, parent: int) -> None:
+    configure_logging(log_level, log_format)
+
+    # A worker blocks on its call queue, which it holds both ends of: if the parent is
+    # killed it would wait forever. It leaves when its parent is gone.
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+class Preparer:
+    """Prepares page bodies: in the calling thread for the first `after_pages` pages, then
+    in `processes` worker processes (none when 0). Thread-safe."""
+
+    def __init__(
+        self,
+        args: PrepareArgs,
+        *,
+        processes: int,
+        after_pages: int,
+        log_level: str = "warning",
+        log_format: str = "json",
+    ) -> None:
+        self.args = args
+        self.processes = processes
+        self.after_pages = after_pages
+        self._log = (log_level, log_format)
+        self._lock = threading.Lock()
+        self._pages = 0
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _pool_for_next(self) -> ProcessPoolExecutor | None:
+        with self._lock:
+            self._pages += 1
+            if self.processes <= 0 or self._pages <= self.after_pages:
+                return None
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.processes,
+                    # spawn, not fork: this process has threads and open connections.
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_worker_init,
+                    initargs=(*self._log, os.getpid()),
+                )
+                log.info("prepare_pool_started", processes=self.processes)
+            return self._pool
+
+    def __call__(self, body: bytes, complete_invoices: bool) -> PreparedBody | None:
+        pool = self._pool_for_next()
+        if pool is None:
+            return prepare_body(body, complete_invoices, self.args)
+        return pool.submit(prepare_body, body, complete_invoices, self.args).result()
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def fetch_prepared_pages(
+    api: StripeApi,
+    path: str,
+    params: Mapping[str, Any] | None,
+    *,
+    prepare: Callable[[bytes, bool], PreparedBody | None],
+    args: PrepareArgs,
+    starting_after: str | None = None,
+    created: Mapping[str, int] | None = None,
+    complete_invoices: bool = False,
+) -> Iterator[FetchedPage]:
+    """Pages of a list endpoint, newest first, from `starting_after` on, each prepared.
+
+    The paging of `fetch.fetch_pages`; invoices whose lines do not fit the embedded
+    first page get the rest from `/v1/invoices/{id}/lines` here, then are prepared in
+    this thread (they are few)."""
+    base = {**(params or {}), "limit": PAGE_LIMIT}
+    if created:
+        base["created"] = dict(created)
+    cursor = starting_after
+    while True:
+        query = dict(base)
+        if cursor is not None:
+            query["starting_after"] = cursor
+        try:
+            body = api.get_body(path, query)
+        except stripe.InvalidRequestError as exc:
+            # Stripe look-alikes (localstripe) refuse some expansions: do without.
+            if "expand" not in query or "expand" not in str(exc).lower():
+                raise
+            log.warning("expand_unsupported", path=path, expand=query["expand"])
+            base.pop("expand", None)
+            continue
+        got = prepare(body, complete_invoices)
+        if got is None:
+            got = prepare_data(api.parse(body), complete_invoices, args)
+        parts = [got.page]
+        if got.incomplete:
+            for inv in got.incomplete:
+                complete_invoice_lines(api, inv)
+            parts.append(
+                prepare_page(
+                    got.incomplete,
+                    run_id=args.run_id,
+                    source="list",
+                    api_version=args.api_version,
+                    extra_id_key=args.extra_id_key,
+                )
+            )
+        yield FetchedPage(got.count, got.has_more, got.last_id, parts)
+        if not got.has_more or not got.count:
+            return
+        if got.last_id is None:
+            raise stripe.APIError(f"a page of {path} ends with an object without an id")
+        cursor = got.last_id
