@@ -112,6 +112,21 @@ class RecomputeReport:
         d["month"] = self.month.isoformat()
         return d
 
+    def missing_rates_summary(self) -> dict[str, str] | None:
+        """Per currency, how many months lack an exchange rate and the first and last of
+        them, e.g. {"eur": "60 months, 2020-01..2024-12"} (for log lines; the full lists
+        stay in `missing_rates`)."""
+        if not self.missing_rates:
+            return None
+        out = {}
+        for cur, months in sorted(self.missing_rates.items()):
+            ms = sorted(months)
+            if not ms:
+                continue
+            span = ms[0] if len(ms) == 1 else f"{ms[0]}..{ms[-1]}"
+            out[cur] = f"{len(ms)} month{'s' if len(ms) != 1 else ''} ({span})"
+        return out or None
+
     def summary(self) -> str:
         mode = "full" if self.full else "incremental"
         text_ = (
@@ -844,7 +859,7 @@ def recompute(
         lines=report.lines,
         customer_rows=report.customer_rows,
         monthly_rows=report.monthly_rows,
-        missing_rates=report.missing_rates or None,
+        missing_rates=report.missing_rates_summary(),
         unrated_lines=report.unrated_lines,
         duration_s=report.duration_s,
     )

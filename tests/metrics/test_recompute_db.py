@@ -274,3 +274,21 @@ def test_incremental_writes_only_changed_rows_and_equals_full(
         recompute(engine, settings, as_of=later, full=True)
         assert dump(engine) == incremental
     assert all(seen.values()), seen
+
+
+def test_log_line_summarises_missing_rates() -> None:
+    """The log gets a count and the first and last month per currency; the report (job_runs
+    counts, API) keeps every month."""
+    from datetime import date
+
+    from etl.metrics.recompute import RecomputeReport
+
+    months = [f"{y}-{m:02d}" for y in range(2020, 2025) for m in range(1, 13)]
+    rep = RecomputeReport(full=True, reason="", as_of=AS_OF, month=date(2024, 8, 1))
+    assert rep.missing_rates_summary() is None
+    rep.missing_rates = {"gbp": ["2024-03"], "eur": months}
+    assert rep.missing_rates_summary() == {
+        "eur": "60 months (2020-01..2024-12)",
+        "gbp": "1 month (2024-03)",
+    }
+    assert rep.counts()["missing_rates"]["eur"] == months
