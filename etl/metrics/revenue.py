@@ -12,7 +12,19 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 
 from etl.config import Settings
 from etl.db.models import DirtyCustomer, Invoice, InvoiceLine, Plan, RevenueLine
@@ -51,146 +63,121 @@ _COMPARED = (
 )
 
 
-def classify(
-    *,
-    source: str,
-    line_type: str,
-    proration: bool,
-    plan_id: str | None,
-    plan_type: str | None,
-    interval: str | None,
-    usage_type: str | None,
-) -> str:
-    """Kind of a line (spec §1). Imported lines carry line_type 'subscription' when they
-    have a plan and 'invoiceitem' otherwise, so both sources go through the same rules."""
-    if not plan_id:
-        return "one_time"
-    known = plan_type is not None
-    recurring = plan_type == "recurring" or (plan_type is None and interval is not None)
-    if known and not recurring:
-        return "one_time"
-    if usage_type == "metered":
-        return "metered"
-    if proration:
-        return "proration"
-    if line_type == "subscription":
-        # An unknown plan (not synced yet) keeps its kind; the engine reports it as unrated.
-        return "subscription"
-    return "one_time"
+def _new_rows(now: datetime, scope: Any | None) -> Any:
+    """The revenue lines the invoice lines make now, as one SELECT that the set-based
+    refresh compares with the stored rows.
 
-
-def revenue_row(r: Any, now: datetime) -> dict[str, Any] | None:
-    """One joined invoice line -> a revenue_lines row (None when it names no customer)."""
-    customer_id = r.line_customer_id if r.line_customer_id is not None else r.customer_id
-    if customer_id is None:
-        return None
-    inclusive = r.inclusive_tax_amount or 0
-    amount = r.amount - inclusive  # tax excluded, also for tax-inclusive prices
-    discount = r.discount_amount or 0
-    kind = classify(
-        source=r.source,
-        line_type=r.line_type,
-        proration=bool(r.proration),
-        plan_id=r.plan_id,
-        plan_type=r.plan_type,
-        interval=r.interval,
-        usage_type=r.usage_type,
-    )
-    recurring = kind in ("subscription", "proration", "metered")
-    return {
-        "customer_id": customer_id,
-        "source": r.source,
-        "invoice_id": r.invoice_id,
-        "line_id": r.line_id,
-        "plan_id": r.plan_id,
-        "subscription_id": r.line_subscription_id or r.invoice_subscription_id,
-        "kind": kind,
-        "currency": (r.currency or r.invoice_currency).lower(),
-        "amount": amount,
-        "discount_amount": discount,
-        "tax_amount": r.tax_amount or 0,
-        "net_amount": amount - discount,
-        "quantity": r.quantity,
-        "interval": r.interval if recurring else None,
-        "interval_count": (r.interval_count or 1) if recurring and r.interval else None,
-        "period_start": r.period_start,
-        "period_end": r.period_end,
-        "invoice_status": r.status,
-        "due_date": r.due_date,
-        "paid_at": r.paid_at,
-        "updated_at": now,
-    }
-
-
-def _joined(invoice_ids: Sequence[str]) -> Any:
+    The kind of a line (spec §1): no plan, or a plan known not to be recurring, is
+    one_time; then metered, proration, subscription (a line of the subscription itself;
+    an unknown plan keeps its kind and the engine reports it as unrated); anything else
+    is one_time. Imported lines carry line_type 'subscription' when they have a plan
+    and 'invoiceitem' otherwise, so both sources go through the same rules. Tax-inclusive
+    prices: the inclusive tax is not revenue."""
     i, li, p = INVOICES.c, LINES.c, PLANS.c
-    return (
+    kind = case(
+        (or_(li.plan_id.is_(None), li.plan_id == ""), "one_time"),
+        (and_(p.type.is_not(None), p.type != "recurring"), "one_time"),
+        (p.usage_type == "metered", "metered"),
+        (li.proration == true(), "proration"),
+        (li.line_type == "subscription", "subscription"),
+        else_="one_time",
+    )
+    recurring = kind.in_(["subscription", "proration", "metered"])
+    amount = li.amount - func.coalesce(li.inclusive_tax_amount, 0)
+    discount = func.coalesce(li.discount_amount, 0)
+    customer = func.coalesce(li.customer_id, i.customer_id)
+    q = (
         select(
+            customer.label("customer_id"),
+            i.source.label("source"),
+            li.invoice_id.label("invoice_id"),
             li.id.label("line_id"),
-            li.invoice_id,
-            i.source,
-            i.customer_id,
-            li.customer_id.label("line_customer_id"),
-            li.plan_id,
-            li.subscription_id.label("line_subscription_id"),
-            i.subscription_id.label("invoice_subscription_id"),
-            li.line_type,
-            li.proration,
-            li.currency,
-            i.currency.label("invoice_currency"),
-            li.amount,
-            li.discount_amount,
-            li.tax_amount,
-            li.inclusive_tax_amount,
-            li.quantity,
-            li.period_start,
-            li.period_end,
-            i.status,
-            i.due_date,
-            i.paid_at,
-            p.type.label("plan_type"),
-            p.interval,
-            p.interval_count,
-            p.usage_type,
+            li.plan_id.label("plan_id"),
+            func.coalesce(func.nullif(li.subscription_id, ""), i.subscription_id).label(
+                "subscription_id"
+            ),
+            kind.label("kind"),
+            func.lower(func.coalesce(func.nullif(li.currency, ""), i.currency)).label("currency"),
+            amount.label("amount"),
+            discount.label("discount_amount"),
+            func.coalesce(li.tax_amount, 0).label("tax_amount"),
+            (amount - discount).label("net_amount"),
+            li.quantity.label("quantity"),
+            case((recurring, p.interval), else_=None).label("interval"),
+            case(
+                (
+                    and_(recurring, p.interval.is_not(None)),
+                    func.coalesce(func.nullif(p.interval_count, 0), 1),
+                ),
+                else_=None,
+            ).label("interval_count"),
+            li.period_start.label("period_start"),
+            li.period_end.label("period_end"),
+            i.status.label("invoice_status"),
+            i.due_date.label("due_date"),
+            i.paid_at.label("paid_at"),
+            literal(now, REVENUE.c.updated_at.type).label("updated_at"),
         )
         .select_from(LINES.join(INVOICES, INVOICES.c.id == LINES.c.invoice_id))
         .outerjoin(PLANS, PLANS.c.id == LINES.c.plan_id)
-        .where(LINES.c.invoice_id.in_(list(invoice_ids)))
+        .where(customer.is_not(None))
     )
+    if scope is not None:
+        q = q.where(LINES.c.invoice_id.in_(scope))
+    return q
 
 
-def _norm(v: Any) -> Any:
-    if isinstance(v, datetime) and v.tzinfo is not None:
-        return v.astimezone(UTC).replace(tzinfo=None)
-    return v
+_COLUMNS = [
+    "customer_id", "source", "invoice_id", "line_id", "plan_id", "subscription_id", "kind",
+    "currency", "amount", "discount_amount", "tax_amount", "net_amount", "quantity",
+    "interval", "interval_count", "period_start", "period_end", "invoice_status",
+    "due_date", "paid_at", "updated_at",
+]  # fmt: skip
 
 
-def _refresh_page(conn: Connection, invoice_ids: Sequence[str], now: datetime) -> set[int]:
+def _refresh(conn: Connection, now: datetime, scope: Sequence[str] | None) -> set[int]:
+    """Bring revenue_lines in line with the invoice lines of `scope` (None: all) in three
+    set-based statements; returns the customers whose lines changed, appeared or went."""
+    new = _new_rows(now, scope).subquery("n")
+    old = REVENUE.alias("o")
+    same_key = and_(old.c.source == new.c.source, old.c.line_id == new.c.line_id)
+    differs = or_(*[old.c[c].is_distinct_from(new.c[c]) for c in _COMPARED])
+    changed = (
+        select(new.c.customer_id, old.c.customer_id)
+        .select_from(new.outerjoin(old, same_key))
+        .where(or_(old.c.id.is_(None), differs))
+    )
     affected: set[int] = set()
-    new_rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in conn.execute(_joined(invoice_ids)):
-        row = revenue_row(r, now)
-        if row is not None:
-            new_rows[(row["source"], row["line_id"])] = row
-    old: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in conn.execute(select(REVENUE).where(REVENUE.c.invoice_id.in_(list(invoice_ids)))):
-        m = r._mapping
-        old[(m["source"], m["line_id"])] = dict(m)
-    changed = []
-    for key, row in new_rows.items():
-        before = old.get(key)
-        if before is None or any(_norm(before[c]) != _norm(row[c]) for c in _COMPARED):
-            changed.append(row)
-            affected.add(row["customer_id"])
-            if before is not None:
-                affected.add(before["customer_id"])
-    gone = [key for key in old if key not in new_rows]
-    for key in gone:
-        affected.add(old[key]["customer_id"])
-        conn.execute(delete(REVENUE).where(REVENUE.c.source == key[0], REVENUE.c.line_id == key[1]))
-    if changed:
-        upsert_rows(conn, REVENUE, changed, key=["source", "line_id"])
+    for a, b in conn.execute(changed):
+        affected.add(a)
+        if b is not None:
+            affected.add(b)
+    # Stored lines of the scope that the invoice lines no longer make.
+    in_scope = REVENUE.c.invoice_id.in_(scope) if scope is not None else true()
+    fresh = _new_rows(now, scope).subquery("f")
+    gone = in_scope & ~exists().where(
+        fresh.c.source == REVENUE.c.source, fresh.c.line_id == REVENUE.c.line_id
+    )
+    affected |= {r[0] for r in conn.execute(select(REVENUE.c.customer_id).where(gone))}
+    conn.execute(delete(REVENUE).where(gone))
+    if affected:
+        src = _new_rows(now, scope).subquery("s")
+        ins = _insert_for(conn)(REVENUE).from_select(
+            _COLUMNS, select(*[src.c[c] for c in _COLUMNS]).where(true())
+        )
+        excluded = ins.excluded
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["source", "line_id"],
+                set_={c: excluded[c] for c in _COLUMNS if c not in ("source", "line_id")},
+                where=or_(*[REVENUE.c[c].is_distinct_from(excluded[c]) for c in _COMPARED]),
+            )
+        )
     return affected
+
+
+def _insert_for(conn: Connection) -> Any:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def mark_dirty(conn: Connection, customer_ids: Iterable[int], now: datetime) -> None:
@@ -213,25 +200,11 @@ def refresh_revenue_lines(
     now = datetime.now(UTC).replace(tzinfo=None)
     affected: set[int] = set()
     if invoice_ids is None:
-        ids_iter: Iterable[str] = (
-            r[0] for r in conn.execute(select(INVOICES.c.id).order_by(INVOICES.c.id)).all()
-        )
-        # Lines whose invoice is gone entirely.
-        orphan = select(REVENUE.c.customer_id).where(
-            REVENUE.c.invoice_id.not_in(select(INVOICES.c.id))
-        )
-        affected |= {r[0] for r in conn.execute(orphan)}
-        conn.execute(delete(REVENUE).where(REVENUE.c.invoice_id.not_in(select(INVOICES.c.id))))
+        affected = _refresh(conn, now, None)
     else:
-        ids_iter = sorted(set(invoice_ids))
-    page: list[str] = []
-    for inv in ids_iter:
-        page.append(inv)
-        if len(page) >= PAGE:
-            affected |= _refresh_page(conn, page, now)
-            page = []
-    if page:
-        affected |= _refresh_page(conn, page, now)
+        ids = sorted(set(invoice_ids))
+        for k in range(0, len(ids), PAGE):
+            affected |= _refresh(conn, now, ids[k : k + PAGE])
     mark_dirty(conn, affected, now)
     log.debug("revenue_lines_refreshed", customers=len(affected))
     return affected
