@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -215,12 +216,16 @@ class _Rendered:
         return cls(compiled.string, tuple(getters))
 
     def run(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        g = self.getters
-        params = [
-            tuple((p(r[c]) if p is not None else r[c]) if c is not None else v for c, v, p in g)
-            for r in rows
-        ]
-        conn.exec_driver_sql(self.sql, params)  # type: ignore[arg-type]
+        # Column by column, then transposed: a comprehension per column and `map` for the
+        # processors cost a third of building each row's tuple value by value.
+        cols: list[Iterable[Any]] = []
+        for c, v, p in self.getters:
+            if c is None:
+                cols.append(repeat(v, len(rows)))
+                continue
+            col = [r[c] for r in rows]
+            cols.append(col if p is None else list(map(p, col)))
+        conn.exec_driver_sql(self.sql, list(zip(*cols, strict=True)))  # type: ignore[arg-type]
 
 
 _SQLITE_DATETIME = (
