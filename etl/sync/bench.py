@@ -156,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         served = after_stats["total"] - before
         by_path = _requests_by_path(before_stats, after_stats)
         lines = _count(db, "invoice_lines")
-        objects = full["objects"]
+        # Objects that came from Stripe's lists: the summary also counts the customer
+        # stubs a full load infers for deleted customers, which cost no request.
+        objects = _count(db, "raw_objects", "source = 'list'")
         print(
             json.dumps(
                 {
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                     "months": a.months,
                     "generate_s": round(gen_s, 1),
                     "objects": objects,
+                    "inferred_deleted_customers": full["objects"] - objects,
                     "invoice_lines": lines,
                     "requests": served,
                     "requests_per_100_objects": round(100 * served / max(1, objects), 3),
@@ -239,11 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _count(db: Path, table: str) -> int:
+def _count(db: Path, table: str, where: str = "1 = 1") -> int:
     import sqlite3
 
     with sqlite3.connect(db) as conn:
-        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        return int(conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0])
 
 
 if __name__ == "__main__":
