@@ -380,9 +380,66 @@ def _last_run(conn: Connection) -> tuple[dict[str, Any], datetime] | None:
         return None
 
 
-def _write_aggregates(
-    conn: Connection, settings: Settings, agg: Aggregates, params: Params, report: RecomputeReport
+MONTHLY_KEY = ("month", "currency", "basis")
+BYPLAN_KEY = ("month", "plan_id", "currency")
+
+
+def _stored_aggregates(conn: Connection) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
+    """The rows of `mrr_monthly` and `mrr_by_plan` by primary key."""
+    return {
+        "monthly": {
+            tuple(m[k] for k in MONTHLY_KEY): m
+            for m in (dict(r._mapping) for r in conn.execute(select(MONTHLY)))
+        },
+        "by_plan": {
+            tuple(m[k] for k in BYPLAN_KEY): m
+            for m in (dict(r._mapping) for r in conn.execute(select(BYPLAN)))
+        },
+    }
+
+
+def _replace_changed(
+    conn: Connection,
+    table: Any,
+    key: tuple[str, ...],
+    stored: dict[tuple[Any, ...], dict[str, Any]],
+    rows: list[dict[str, Any]],
 ) -> None:
+    """Make `table` hold `rows`, given its current rows `stored`: rows that are gone are
+    deleted, changed ones updated, new ones inserted; equal rows are not touched."""
+    stored = dict(stored)
+    ins: list[dict[str, Any]] = []
+    upd: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        old = stored.pop(tuple(row[k] for k in key), None)
+        if old is None:
+            ins.append(row)
+        elif any(old.get(c) != v for c, v in row.items()):
+            values = {c: v for c, v in row.items() if c not in key}
+            values.update({f"k_{k}": row[k] for k in key})
+            upd.setdefault(tuple(values), []).append(values)
+    where = [table.c[k] == bindparam(f"k_{k}") for k in key]
+    if stored:
+        conn.execute(
+            delete(table).where(*where),
+            [{f"k_{k}": v for k, v in zip(key, kv, strict=True)} for kv in stored],
+        )
+    for params in upd.values():
+        conn.execute(update(table).where(*where), params)
+    for start in range(0, len(ins), 1000):
+        conn.execute(insert(table), ins[start : start + 1000])
+
+
+def _write_aggregates(
+    conn: Connection,
+    settings: Settings,
+    agg: Aggregates,
+    params: Params,
+    report: RecomputeReport,
+    stored: dict[str, dict[tuple[Any, ...], dict[str, Any]]] | None = None,
+) -> None:
+    """The aggregate tables from `agg`: rewritten, or, given their `stored` rows (an
+    incremental run), only the rows that changed."""
     agg.prune()
     mc = params.current_month
     rates = {
@@ -393,12 +450,16 @@ def _write_aggregates(
     native = monthly_rows(agg, mc)
     rep, missing = reporting_rows(agg, rates, settings.reporting_currency, mc)
     plan_rows = by_plan_rows(agg, names)
-    conn.execute(delete(MONTHLY))
-    conn.execute(delete(BYPLAN))
-    if native or rep:
-        conn.execute(insert(MONTHLY), native + rep)
-    for start in range(0, len(plan_rows), 1000):
-        conn.execute(insert(BYPLAN), plan_rows[start : start + 1000])
+    if stored is not None:
+        _replace_changed(conn, MONTHLY, MONTHLY_KEY, stored["monthly"], native + rep)
+        _replace_changed(conn, BYPLAN, BYPLAN_KEY, stored["by_plan"], plan_rows)
+    else:
+        conn.execute(delete(MONTHLY))
+        conn.execute(delete(BYPLAN))
+        if native or rep:
+            conn.execute(insert(MONTHLY), native + rep)
+        for start in range(0, len(plan_rows), 1000):
+            conn.execute(insert(BYPLAN), plan_rows[start : start + 1000])
     report.monthly_rows = len(native) + len(rep)
     report.by_plan_rows = len(plan_rows)
     report.missing_rates = missing
@@ -670,9 +731,10 @@ def _incremental(
     dirty: Sequence[int],
     report: RecomputeReport,
 ) -> None:
+    stored = _stored_aggregates(conn)
     agg = Aggregates.from_tables(
-        (r._mapping for r in conn.execute(select(MONTHLY).where(MONTHLY.c.basis == "native"))),
-        (r._mapping for r in conn.execute(select(BYPLAN))),
+        (r for r in stored["monthly"].values() if r["basis"] == "native"),
+        stored["by_plan"].values(),
     )
     writer = _Writer(conn, as_of)
     patch = _Patcher(conn)
@@ -727,7 +789,7 @@ def _incremental(
     patch.close()
     # Every snapshot carries the `as_of` of the last run (rows already at it stay untouched).
     conn.execute(update(SNAP).where(SNAP.c.as_of != as_of).values(as_of=as_of))
-    _write_aggregates(conn, settings, agg, params, report)
+    _write_aggregates(conn, settings, agg, params, report, stored)
 
 
 def _dirty_set(

@@ -292,3 +292,31 @@ def test_log_line_summarises_missing_rates() -> None:
         "gbp": "1 month (2024-03)",
     }
     assert rep.counts()["missing_rates"]["eur"] == months
+
+
+def test_aggregate_rows_replaced_by_difference(engine: Engine) -> None:
+    """An incremental run writes only the aggregate rows that changed: gone ones deleted,
+    changed ones updated, new ones inserted, equal ones left alone."""
+    from datetime import date
+
+    from etl.db.models import MrrByPlan
+    from etl.metrics.recompute import BYPLAN_KEY, _replace_changed, _stored_aggregates
+
+    t = MrrByPlan.__table__  # type: ignore[attr-defined]
+    sums = [c.name for c in t.columns if c.name not in (*BYPLAN_KEY, "plan_name")]
+
+    def row(month: int, plan: str, mrr: int) -> dict[str, Any]:
+        r: dict[str, Any] = dict.fromkeys(sums, 0)
+        r.update(month=date(2024, month, 1), plan_id=plan, currency="usd", plan_name=plan)
+        r.update(total_mrr=mrr, end_of_term_mrr=mrr)
+        return r
+
+    with engine.begin() as conn:
+        conn.execute(t.insert(), [row(1, "a", 100), row(1, "b", 200), row(2, "a", 300)])
+    with engine.begin() as conn:
+        stored = _stored_aggregates(conn)["by_plan"]
+        new = [row(1, "a", 100), row(2, "a", 301), row(3, "c", 5)]
+        _replace_changed(conn, t, BYPLAN_KEY, stored, new)
+    with engine.connect() as conn:
+        got = [dict(r._mapping) for r in conn.execute(select(t).order_by(t.c.month, t.c.plan_id))]
+    assert got == new
