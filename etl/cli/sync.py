@@ -76,7 +76,7 @@ _PROCESSES = typer.Option(
     None,
     "--processes",
     help="Worker processes that parse and normalize the pages of a large full load "
-    "(default: the number of cores, at most 4; 0: the fetching threads do it).",
+    "(default: 2, or 1 on a single core; 0: the fetching threads do it).",
 )
 _RATE = typer.Option(
     None,

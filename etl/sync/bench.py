@@ -61,7 +61,8 @@ def _run_etl(
     )
     stop = threading.Event()
     peak: list[float] = []
-    watcher = threading.Thread(target=_watch_hwm, args=(proc.pid, stop, peak), daemon=True)
+    tree: dict[int, float] = {}
+    watcher = threading.Thread(target=_watch_hwm, args=(proc.pid, stop, peak, tree), daemon=True)
     watcher.start()
     out, err = proc.communicate()
     wall = time.monotonic() - t0
@@ -73,6 +74,8 @@ def _run_etl(
     summary = json.loads(out.strip().splitlines()[-1])
     summary["wall_s"] = round(wall, 2)
     summary["peak_rss_mb"] = round(max(peak), 1) if peak else None
+    # An upper bound of the peak of the sum: each process's own peak, added up.
+    summary["peak_rss_mb_with_workers"] = round(max(peak, default=0.0) + sum(tree.values()), 1)
     return summary
 
 
@@ -87,18 +90,34 @@ def _requests_by_path(before: dict[str, Any], after: dict[str, Any]) -> dict[str
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def _watch_hwm(pid: int, stop: threading.Event, out: list[float]) -> None:
-    """The process's own high-water mark of resident memory (VmHWM, reset at exec)."""
-    status = Path(f"/proc/{pid}/status")
+def _watch_hwm(pid: int, stop: threading.Event, out: list[float], tree: dict[int, float]) -> None:
+    """The process's own high-water mark of resident memory (VmHWM, reset at exec) into
+    `out`, and each of its child processes' (the page-preparing workers) into `tree`."""
     while not stop.is_set():
-        try:
-            text = status.read_text()
-        except OSError:
+        hwm = _hwm_mb(pid)
+        if hwm is None:
             return
-        for line in text.splitlines():
-            if line.startswith("VmHWM:"):
-                out.append(int(line.split()[1]) / 1024)
+        out.append(hwm)
+        try:
+            kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            kids = []
+        for k in map(int, kids):
+            got = _hwm_mb(k)
+            if got is not None:
+                tree[k] = max(tree.get(k, 0.0), got)
         stop.wait(0.05)
+
+
+def _hwm_mb(pid: int) -> float | None:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                     "cpu_s_of_sync_process": full["cpu_s"],
                     "objects_per_cpu_s": round(objects / max(0.01, full["cpu_s"]), 1),
                     "peak_rss_mb": full["peak_rss_mb"],
+                    "peak_rss_mb_with_workers": full["peak_rss_mb_with_workers"],
                     "requests_by_path": by_path,
                 }
             ),
