@@ -697,19 +697,29 @@ class SyncRunner:
         fewer WAL checkpoints (each one syncs the disk; a load writes hundreds of MB)."""
         with self.engine.connect() as conn:
             sqlite = conn.dialect.name == "sqlite"
+            postgres = conn.dialect.name == "postgresql"
             if sqlite:
                 conn.exec_driver_sql(f"PRAGMA cache_size=-{WRITER_CACHE_KB}")
                 conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
                 conn.commit()
+            if postgres:
+                # psycopg prepares repeated statements; PostgreSQL then keeps a generic
+                # plan chosen while the tables were empty (a sequential scan), and each
+                # page's UPDATE of raw_objects scanned the whole table: plan every time.
+                conn.exec_driver_sql("SET plan_cache_mode = force_custom_plan")
+                conn.commit()
             try:
                 yield conn
             finally:
-                if sqlite and not conn.closed:
+                if (sqlite or postgres) and not conn.closed:
                     conn.rollback()
                     # Best effort: a failure here must not hide the load's own error.
                     with suppress(Exception):
-                        conn.exec_driver_sql("PRAGMA cache_size=-2000")  # SQLite's defaults
-                        conn.exec_driver_sql("PRAGMA wal_autocheckpoint=1000")
+                        if sqlite:
+                            conn.exec_driver_sql("PRAGMA cache_size=-2000")  # the defaults
+                            conn.exec_driver_sql("PRAGMA wal_autocheckpoint=1000")
+                        else:
+                            conn.exec_driver_sql("RESET plan_cache_mode")
                         conn.commit()
 
     def _write_pages(self, conn: Connection, batch: list[tuple[WorkUnit, FetchedPage]]) -> None:
