@@ -8,6 +8,10 @@ purchases, some unpaid invoices), then prints:
 - the full recompute time, its ratio to the SELECT, and the process's peak memory,
 - the incremental recompute time after a change to 1 % of the customers, as a share
   of the full time, and whether its result equals a fresh full recompute.
+
+With `--postgres URL` the same lines are then copied into that PostgreSQL database
+(dropped and created anew: give it a name of its own) and the full and incremental
+recomputes are measured there too.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from etl.config import load_settings
 from etl.db.engine import make_engine
@@ -175,21 +180,24 @@ def _select_time(path: Path) -> tuple[float, float, int]:
     return elapsed, cpu, rows
 
 
+_DIGESTED = (
+    ("customer_plan_mrr", "customer_id, plan_id, month, currency"),
+    ("customer_mrr", "customer_id, month, currency"),
+    ("customer_snapshots", "customer_id"),
+    ("mrr_monthly", "month, currency, basis"),
+    ("mrr_by_plan", "month, plan_id, currency"),
+)
+_SNAPSHOT_COLS = (
+    "customer_id, month, currency, current_mrr, current_subscription_count, "
+    "total_contract_value, waiting_mrr"
+)
+
+
 def _digest(path: Path) -> str:
     db = sqlite3.connect(path)
     h = hashlib.sha256()
-    for table, order in (
-        ("customer_plan_mrr", "customer_id, plan_id, month, currency"),
-        ("customer_mrr", "customer_id, month, currency"),
-        ("customer_snapshots", "customer_id"),
-        ("mrr_monthly", "month, currency, basis"),
-        ("mrr_by_plan", "month, plan_id, currency"),
-    ):
-        cols = (
-            "*"
-            if table != "customer_snapshots"
-            else "customer_id, month, currency, current_mrr, current_subscription_count, total_contract_value, waiting_mrr"
-        )
+    for table, order in _DIGESTED:
+        cols = _SNAPSHOT_COLS if table == "customer_snapshots" else "*"
         for row in db.execute(f"SELECT {cols} FROM {table} ORDER BY {order}"):
             h.update(repr(row).encode())
     db.close()
@@ -216,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", type=Path, default=Path("bench_metrics.db"))
     ap.add_argument("--reuse", action="store_true", help="reuse an existing --db file")
     ap.add_argument("--no-verify", action="store_true", help="skip the incremental = full check")
+    ap.add_argument(
+        "--postgres",
+        metavar="URL",
+        default=None,
+        help="also measure on PostgreSQL, in this database (DROPPED and created anew)",
+    )
     args = ap.parse_args(argv)
     customers = args.customers or max(1, args.lines // 20)
     if not (args.reuse and args.db.exists()):
@@ -277,7 +291,95 @@ def main(argv: list[str] | None = None) -> int:
         d_full = _digest(args.db)
         print(f"incremental result equals a full recompute: {'yes' if d_inc == d_full else 'NO'}")
     engine.dispose()
+    if args.postgres:
+        _postgres(args.db, args.postgres, changed, as_of, verify=not args.no_verify)
     return 0
+
+
+def _postgres(path: Path, url: str, changed: list[int], as_of: datetime, verify: bool) -> None:
+    """The same measurements on PostgreSQL, the lines copied from the SQLite file."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    name = target.database
+    assert name, "--postgres needs a database name"
+    admin_url = target.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin_url.render_as_string(hide_password=False), autocommit=True) as adm:
+        adm.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        adm.execute(f'CREATE DATABASE "{name}"')
+    engine = make_engine(url)
+    init_db(engine)
+    src = sqlite3.connect(path)
+    with engine.begin() as conn:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        cur = dbapi.cursor()
+        for table in ("customers", "plans", "revenue_lines"):
+            cols = [r[1] for r in src.execute(f"PRAGMA table_info({table})")]
+            with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
+                for row in src.execute(f"SELECT {', '.join(cols)} FROM {table}"):
+                    cp.write_row(row)
+        for table in ("customers", "revenue_lines"):
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
+    src.close()
+    settings = load_settings(database_url=url)
+    with engine.connect() as conn:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        cur = dbapi.cursor()
+        t, cpu = time.perf_counter(), time.process_time()
+        cur.execute(_lines_sql(conn))
+        rows = len(cur.fetchall())
+        sel, sel_cpu = time.perf_counter() - t, time.process_time() - cpu
+        conn.rollback()
+    print(f"PostgreSQL: plain SELECT of {rows} lines: {sel:.2f}s wall, {sel_cpu:.2f}s CPU")
+    recompute(engine, settings, as_of=as_of, full=True)  # the rows a full run replaces
+    cpu, t = _cpu(), time.perf_counter()
+    rep = recompute(engine, settings, as_of=as_of, full=True)
+    full_s, cpu = time.perf_counter() - t, _cpu() - cpu
+    print(
+        f"PostgreSQL full recompute (in-process, replacing the previous run's rows): "
+        f"{full_s:.2f}s wall, {cpu:.2f}s CPU of this process for {rep.lines} lines; "
+        f"{full_s / sel:.1f}x the SELECT's wall time"
+    )
+    with engine.begin() as conn:
+        ids = ",".join(map(str, changed))
+        conn.exec_driver_sql(
+            f"UPDATE revenue_lines SET net_amount = net_amount + 1, amount = amount + 1 WHERE customer_id IN ({ids})"
+        )
+        mark_dirty(conn, changed, datetime(2024, 12, 20, 1))
+    later = as_of + timedelta(hours=6)
+    cpu_inc, t = _cpu(), time.perf_counter()
+    inc = recompute(engine, settings, as_of=later)
+    inc_s, cpu_inc = time.perf_counter() - t, _cpu() - cpu_inc
+    assert not inc.full, inc.reason
+    print(
+        f"PostgreSQL incremental recompute after a change to {len(changed)} customers: "
+        f"{inc_s:.3f}s wall = {100 * inc_s / full_s:.1f} % of the full time "
+        f"({cpu_inc:.2f}s CPU = {100 * cpu_inc / cpu:.1f} %)"
+    )
+    if verify:
+        d_inc = _pg_digest(engine)
+        recompute(engine, settings, as_of=later, full=True)
+        same = d_inc == _pg_digest(engine)
+        print(f"PostgreSQL incremental result equals a full recompute: {'yes' if same else 'NO'}")
+    engine.dispose()
+
+
+def _pg_digest(engine: Any) -> str:
+    h = hashlib.sha256()
+    with engine.connect() as conn:
+        for table, order in _DIGESTED:
+            cols = _SNAPSHOT_COLS if table == "customer_snapshots" else "*"
+            for row in conn.exec_driver_sql(f"SELECT {cols} FROM {table} ORDER BY {order}"):
+                h.update(repr(tuple(row)).encode())
+    return h.hexdigest()[:16]
 
 
 if __name__ == "__main__":

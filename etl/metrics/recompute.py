@@ -689,6 +689,7 @@ class _Patcher:
         self.cur = dbapi.cursor()
         self.ph = "?" if self.sqlite else "%s"
         self._iso = IsoMonths()
+        self._staged = 0
 
     def _params(self, rows: list[Any], month_pos: int | None) -> list[tuple[Any, ...]]:
         if not self.sqlite or month_pos is None:
@@ -707,6 +708,13 @@ class _Patcher:
         """Set columns `cols[k:]` of the rows keyed by `cols[:k]` to the values in `rows`."""
         if not rows:
             return
+        if not self.sqlite:
+            stage = self._stage(table, cols, self._params(rows, month_pos))
+            sets = ", ".join(f"{c} = s.{c}" for c in cols[k:])
+            on = " AND ".join(f"t.{c} = s.{c}" for c in cols[:k])
+            self.cur.execute(f"UPDATE {table} AS t SET {sets} FROM {stage} AS s WHERE {on}")
+            self.cur.execute(f"DROP TABLE {stage}")
+            return
         sets = ", ".join(f"{c} = v.column{i + 1}" for i, c in enumerate(cols) if i >= k)
         on = " AND ".join(f"t.{c} = v.column{i + 1}" for i, c in enumerate(cols[:k]))
         one = "(" + ",".join([self.ph] * len(cols)) + ")"
@@ -724,6 +732,12 @@ class _Patcher:
         lets both databases find the rows by primary key."""
         if not keys:
             return
+        if not self.sqlite:
+            stage = self._stage(table, cols, self._params(keys, month_pos))
+            on = " AND ".join(f"t.{c} = s.{c}" for c in cols)
+            self.cur.execute(f"DELETE FROM {table} AS t USING {stage} AS s WHERE {on}")
+            self.cur.execute(f"DROP TABLE {stage}")
+            return
         one = "(" + ",".join([self.ph] * len(cols)) + ")"
         for part in self._chunks(self._params(keys, month_pos)):
             ids = _in_list(sorted({r[0] for r in part}))
@@ -732,6 +746,22 @@ class _Patcher:
                 f"(VALUES {','.join([one] * len(part))})",
                 [x for r in part for x in r],
             )
+
+    def _stage(self, table: str, cols: list[str], rows: list[tuple[Any, ...]]) -> str:
+        """PostgreSQL: the rows COPYed into a temporary table shaped like `table`'s
+        columns. A VALUES list of thousands of placeholders cost more there than the
+        work itself: psycopg re-parses a long statement's placeholders each time."""
+        self._staged += 1
+        stage = f"etl_patch_{self._staged}"
+        names = ", ".join(cols)
+        self.cur.execute(
+            f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP AS "
+            f"SELECT {names} FROM {table} WITH NO DATA"
+        )
+        with self.cur.copy(f"COPY {stage} ({names}) FROM STDIN") as cp:
+            for r in rows:
+                cp.write_row(r)
+        return stage
 
     def close(self) -> None:
         self.cur.close()
