@@ -198,6 +198,33 @@ class Page:
         return self.objects[-1]["id"] if self.objects else None
 
 
+def list_query(
+    params: Mapping[str, Any] | None, created: Mapping[str, int] | None
+) -> dict[str, Any]:
+    """The query of every page of a list: its parameters, `limit=100`, the created slice."""
+    base = {**(params or {}), "limit": PAGE_LIMIT}
+    if created:
+        base["created"] = dict(created)
+    return base
+
+
+def list_page_body(api: StripeApi, path: str, base: dict[str, Any], cursor: str | None) -> bytes:
+    """One page of a list, after `cursor`. Stripe look-alikes (localstripe) refuse some
+    expansions: then the page is asked again without, and so are the next (`base` loses
+    its `expand`)."""
+    while True:
+        query = dict(base)
+        if cursor is not None:
+            query["starting_after"] = cursor
+        try:
+            return api.get_body(path, query)
+        except stripe.InvalidRequestError as exc:
+            if "expand" not in query or "expand" not in str(exc).lower():
+                raise
+            log.warning("expand_unsupported", path=path, expand=query["expand"])
+            base.pop("expand", None)
+
+
 def fetch_pages(
     api: StripeApi,
     path: str,
@@ -208,23 +235,10 @@ def fetch_pages(
     complete_invoices: bool = False,
 ) -> Iterator[Page]:
     """Pages of a list endpoint, newest first, from `starting_after` on."""
-    base = {**(params or {}), "limit": PAGE_LIMIT}
-    if created:
-        base["created"] = dict(created)
+    base = list_query(params, created)
     cursor = starting_after
     while True:
-        query = dict(base)
-        if cursor is not None:
-            query["starting_after"] = cursor
-        try:
-            body = api.get(path, query)
-        except stripe.InvalidRequestError as exc:
-            # Stripe look-alikes (localstripe) refuse some expansions: do without.
-            if "expand" not in query or "expand" not in str(exc).lower():
-                raise
-            log.warning("expand_unsupported", path=path, expand=query["expand"])
-            base.pop("expand", None)
-            continue
+        body = api.parse(list_page_body(api, path, base, cursor))
         objects = list(body.get("data") or [])
         if complete_invoices:
             for inv in objects:

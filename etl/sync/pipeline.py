@@ -25,7 +25,7 @@ import orjson
 import stripe
 
 from etl.logs import configure_logging, get_logger
-from etl.sync.fetch import PAGE_LIMIT, StripeApi, complete_invoice_lines
+from etl.sync.fetch import StripeApi, complete_invoice_lines, list_page_body, list_query
 from etl.sync.save import PreparedPage, prepare_page
 
 log = get_logger("etl.sync")
@@ -185,23 +185,10 @@ def fetch_prepared_pages(
     The paging of `fetch.fetch_pages`; invoices whose lines do not fit the embedded
     first page get the rest from `/v1/invoices/{id}/lines` here, then are prepared in
     this thread (they are few)."""
-    base = {**(params or {}), "limit": PAGE_LIMIT}
-    if created:
-        base["created"] = dict(created)
+    base = list_query(params, created)
     cursor = starting_after
     while True:
-        query = dict(base)
-        if cursor is not None:
-            query["starting_after"] = cursor
-        try:
-            body = api.get_body(path, query)
-        except stripe.InvalidRequestError as exc:
-            # Stripe look-alikes (localstripe) refuse some expansions: do without.
-            if "expand" not in query or "expand" not in str(exc).lower():
-                raise
-            log.warning("expand_unsupported", path=path, expand=query["expand"])
-            base.pop("expand", None)
-            continue
+        body = list_page_body(api, path, base, cursor)
         got = prepare(body, complete_invoices)
         if got is None:
             got = prepare_data(api.parse(body), complete_invoices, args)
