@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -274,6 +276,9 @@ class _Writer:
         self.snap: list[tuple[Any, ...]] = []
         self.counts = {"plan": 0, "cust": 0, "snap": 0}
         self._sql: dict[tuple[str, int], str] = {}
+        self._queue: queue.Queue[tuple[list[Any], list[Any], list[Any]] | None] | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def add(self, plan_rows: list[Any], cust_rows: list[Any], snap: Any) -> None:
         self.plan += plan_rows
@@ -347,16 +352,63 @@ class _Writer:
                 cp.write_row(r)
 
     def flush(self) -> None:
-        self._insert("customer_plan_mrr", PLAN_COLS, self.plan, 2)
-        self._insert("customer_mrr", CUST_COLS, self.cust, 1)
-        self._insert("customer_snapshots", SNAP_COLS, self.snap, 1)
         self.counts["plan"] += len(self.plan)
         self.counts["cust"] += len(self.cust)
         self.counts["snap"] += len(self.snap)
+        batch = (self.plan, self.cust, self.snap)
         self.plan, self.cust, self.snap = [], [], []
+        if self._queue is not None:
+            self._put(batch)
+        else:
+            self._write(batch)
+
+    def _write(self, batch: tuple[list[Any], list[Any], list[Any]]) -> None:
+        plan, cust, snap = batch
+        self._insert("customer_plan_mrr", PLAN_COLS, plan, 2)
+        self._insert("customer_mrr", CUST_COLS, cust, 1)
+        self._insert("customer_snapshots", SNAP_COLS, snap, 1)
+
+    def in_background(self) -> None:
+        """PostgreSQL: write from a thread of its own, so that the database inserts one
+        batch while this thread computes the next (the connection is the writer's alone
+        from now until `close`: the lines must be read through another)."""
+        self._queue = queue.Queue(maxsize=2)
+        self._thread = threading.Thread(target=self._drain, name="recompute-writer", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        assert self._queue is not None
+        while (batch := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._write(batch)
+                except BaseException as exc:  # handed to the computing thread
+                    self._error = exc
+
+    def _put(self, batch: tuple[list[Any], list[Any], list[Any]] | None) -> None:
+        assert self._queue is not None
+        if self._error is not None:
+            raise self._error
+        self._queue.put(batch)
+
+    def abandon(self) -> None:
+        """Stop the background writer without writing what is left (the run failed: its
+        transaction is rolled back)."""
+        if self._thread is not None and self._queue is not None:
+            self._error = self._error or RuntimeError("recompute abandoned")
+            self._queue.put(None)
+            self._thread.join()
+            self._thread, self._queue = None, None
+        self.cur.close()
 
     def close(self) -> None:
         self.flush()
+        if self._thread is not None:
+            self._put(None)
+            self._thread.join()
+            self._thread, self._queue = None, None
+            if self._error is not None:
+                raise self._error
         self.cur.close()
 
 
@@ -490,7 +542,7 @@ def _sqlite_file(conn: Connection) -> str | None:
 
 
 def _full_here(
-    conn: Connection,
+    lines: Iterator[tuple[Any, ...]],
     params: Params,
     expected: dict[int, list[ExpectedItem]],
     adjustments: dict[int, list[Adjustment]],
@@ -510,7 +562,7 @@ def _full_here(
 
     current: int | None = None
     buf: list[Any] = []
-    for ln in _stream_lines(conn):
+    for ln in lines:
         if ln[0] != current:
             if buf:
                 run(current, buf)  # type: ignore[arg-type]
@@ -603,9 +655,22 @@ def _full(
             writer.add(*text_rows(res, iso, str(writer.as_of)))
             report.unrated_lines += res.unrated_lines
             report.customers += 1
+    elif conn.dialect.name == "postgresql":
+        # The lines come through a connection of their own while this one only writes,
+        # from a thread: PostgreSQL inserts one batch while the next is computed.
+        writer = _Writer(conn, as_of)
+        with conn.engine.connect() as reader:
+            writer.in_background()
+            try:
+                _full_here(
+                    _stream_lines(reader), params, expected, adjustments, agg, writer, report
+                )
+            except BaseException:
+                writer.abandon()
+                raise
     else:
         writer = _Writer(conn, as_of)
-        _full_here(conn, params, expected, adjustments, agg, writer, report)
+        _full_here(_stream_lines(conn), params, expected, adjustments, agg, writer, report)
     writer.close()
     for idx in indexes:
         idx.create(conn)

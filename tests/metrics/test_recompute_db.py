@@ -320,3 +320,53 @@ def test_aggregate_rows_replaced_by_difference(engine: Engine) -> None:
     with engine.connect() as conn:
         got = [dict(r._mapping) for r in conn.execute(select(t).order_by(t.c.month, t.c.plan_id))]
     assert got == new
+
+
+def test_full_run_in_batches_and_failures_leave_the_previous_rows(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows written in many batches (on PostgreSQL by a writer thread while the next
+    batch is computed) give the same tables; a failure while computing or while writing
+    raises and leaves the previous run's rows as they were."""
+    import etl.metrics.recompute as rc
+
+    settings = settings_for(db_url)
+    populate(engine, settings, 3)
+    recompute(engine, settings, as_of=AS_OF, full=True)
+    whole = dump(engine)
+    monkeypatch.setattr(rc, "FLUSH_ROWS", 40)
+    recompute(engine, settings, as_of=AS_OF, full=True)
+    assert dump(engine) == whole
+
+    real_compute = rc.compute_customer
+    calls = {"n": 0}
+
+    def failing_compute(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise RuntimeError("boom while computing")
+        return real_compute(*args, **kwargs)
+
+    monkeypatch.setattr(rc, "compute_customer", failing_compute)
+    monkeypatch.setattr(rc, "WORKERS", 0)  # SQLite computes in worker processes otherwise
+    with pytest.raises(RuntimeError, match="boom while computing"):
+        recompute(engine, settings, as_of=AS_OF, full=True)
+    assert dump(engine) == whole
+    monkeypatch.setattr(rc, "compute_customer", real_compute)
+
+    real_write = rc._Writer._write
+    writes = {"n": 0}
+
+    def failing_write(self: Any, batch: Any) -> None:
+        writes["n"] += 1
+        if writes["n"] == 2:
+            raise RuntimeError("boom while writing")
+        real_write(self, batch)
+
+    monkeypatch.setattr(rc._Writer, "_write", failing_write)
+    with pytest.raises(RuntimeError, match="boom while writing"):
+        recompute(engine, settings, as_of=AS_OF, full=True)
+    assert dump(engine) == whole
+    monkeypatch.setattr(rc._Writer, "_write", real_write)
+    recompute(engine, settings, as_of=AS_OF, full=True)
+    assert dump(engine) == whole
