@@ -1021,6 +1021,12 @@ def recompute(
                 )
             )
         raise
+    if report.full and engine.dialect.name == "postgresql":
+        # Statistics of the tables just rewritten: with those of the previous contents
+        # PostgreSQL read 1.1 M rows (a sequential scan) to find an incremental run's
+        # few thousand. After the commit, so the run's lock is not held meanwhile.
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE customer_plan_mrr, customer_mrr, customer_snapshots")
     log.info(
         "recompute",
         full=report.full,
