@@ -18,6 +18,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,9 +155,23 @@ class Preparer:
 
     def __call__(self, body: bytes, complete_invoices: bool) -> PreparedBody | None:
         pool = self._pool_for_next()
-        if pool is None:
-            return prepare_body(body, complete_invoices, self.args)
-        return pool.submit(prepare_body, body, complete_invoices, self.args).result()
+        if pool is not None:
+            try:
+                return pool.submit(prepare_body, body, complete_invoices, self.args).result()
+            except (BrokenProcessPool, OSError) as exc:
+                # A worker killed (out of memory) or processes refused: the load goes
+                # on, slower, with the pages prepared here.
+                self._give_up(pool, exc)
+        return prepare_body(body, complete_invoices, self.args)
+
+    def _give_up(self, pool: ProcessPoolExecutor, exc: BaseException) -> None:
+        with self._lock:
+            if self.processes > 0:
+                log.warning("prepare_pool_failed", error=repr(exc), fallback="fetching threads")
+            self.processes = 0
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def started(self) -> bool:

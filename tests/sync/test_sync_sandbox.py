@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -261,3 +262,34 @@ def test_full_load_on_postgresql_analyzes_the_tables_it_fills(
             )
         ).scalars()
         assert sorted(analyzed) == ["invoice_lines", "raw_objects"]
+
+
+def test_a_broken_worker_pool_falls_back_to_the_fetching_threads(
+    engine: Engine, other_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed mid-load (e.g. out of memory) breaks the pool: the load goes on,
+    preparing its pages in the fetching threads, and loses nothing."""
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    import etl.sync.pipeline as pipeline
+
+    class KilledAtTheSixthPage(ProcessPoolExecutor):
+        calls = 0
+
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            KilledAtTheSixthPage.calls += 1
+            if KilledAtTheSixthPage.calls == 6 and self._processes:
+                for pid in list(self._processes):  # its workers die
+                    os.kill(pid, signal.SIGKILL)
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "ProcessPoolExecutor", KilledAtTheSixthPage)
+    with sandbox(customers=60, months=12, seed=11) as srv:
+        with capture_logs() as logs:
+            broken = sync(engine, srv, processes=2, prepare_after_pages=0)
+        assert broken.status == "ok"
+        assert [e for e in logs if e["event"] == "prepare_pool_failed"]
+        sync(other_engine, srv, processes=0)
+        assert diff(snapshot(engine), snapshot(other_engine)) == {}
+        assert _raw_versions(engine) == _raw_versions(other_engine)
