@@ -16,6 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -110,7 +111,7 @@ def _worker_init(log_level: str, log_format: str, parent: int) -> None:
     # killed it would wait forever. It leaves when its parent is gone.
     def watch() -> None:
         while os.getppid() == parent:
-            threading.Event().wait(0.5)
+            time.sleep(0.5)
         os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
@@ -172,10 +173,6 @@ class Preparer:
             if self._pool is pool:
                 self._pool = None
         pool.shutdown(wait=False, cancel_futures=True)
-
-    @property
-    def started(self) -> bool:
-        return self._pool is not None
 
     def close(self) -> None:
         with self._lock:
