@@ -211,7 +211,14 @@ def status_cmd(
         first = st["current_mrr"][0]
         con.print(f"[bold]MRR[/bold] for {first['month'][:7]}:")
         for r in st["current_mrr"]:
-            basis = " (all currencies converted)" if r["basis"] == "reporting" else ""
+            basis = ""
+            if r["basis"] == "reporting":
+                gone = [c.upper() for c in r.get("missing_rates", [])]
+                basis = (
+                    f" (converted; {', '.join(gone)} left out: no exchange rate, see `etl fx load`)"
+                    if gone
+                    else " (all currencies converted)"
+                )
             n = r["customers"]
             con.print(
                 f"  {r['currency'].upper()} {money(r['mrr'], r['currency'])}{basis}, "

@@ -118,7 +118,15 @@ def current_mrr(engine: Engine) -> list[dict[str, Any]]:
         if month is None:
             return []
         rows = conn.execute(
-            select(t.c.month, t.c.currency, t.c.basis, t.c.mrr, t.c.customers, t.c.arr)
+            select(
+                t.c.month,
+                t.c.currency,
+                t.c.basis,
+                t.c.mrr,
+                t.c.customers,
+                t.c.arr,
+                t.c.missing_rates,
+            )
             .where(t.c.month == month)
             # The converted total first: it is the one figure for the whole account.
             .order_by(t.c.basis.desc(), t.c.mrr.desc(), t.c.currency)
@@ -131,6 +139,8 @@ def current_mrr(engine: Engine) -> list[dict[str, Any]]:
                 "mrr": int(r.mrr),
                 "customers": int(r.customers),
                 "arr": int(r.arr),
+                # Converted totals leave out currencies without an exchange rate.
+                "missing_rates": sorted(c for c in (r.missing_rates or "").split(",") if c),
             }
             for r in rows
         ]

@@ -259,3 +259,38 @@ def test_chart_command_writes_next_to_the_database(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert (data / "mrr.png").is_file() and (data / "mrr.html").is_file()
     assert read_png((data / "mrr.png").read_bytes())[:2] == (2000, 1160)
+
+
+def test_status_says_which_currencies_a_converted_total_leaves_out(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """`etl status` must not call a total "all currencies converted" when some currency
+    had no exchange rate and was left out of it."""
+    import json
+    import os
+    import subprocess
+
+    from tests.ops.helpers import ETL
+
+    rep = _rows(3, "usd", "reporting")
+    rep[-1]["missing_rates"] = "eur,gbp"
+    _store(engine, _rows(3, "usd") + rep)
+    env = {**os.environ, "DATABASE_URL": db_url, "COLUMNS": "200"}
+    text = subprocess.run(
+        [*ETL, "status"], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
+    assert "EUR, GBP left out: no exchange rate" in text
+    assert "all currencies converted" not in text
+    st = json.loads(
+        subprocess.run(
+            [*ETL, "status", "--json"], env=env, cwd=tmp_path, capture_output=True, text=True
+        ).stdout
+    )
+    converted = [m for m in st["current_mrr"] if m["basis"] == "reporting"]
+    assert converted[0]["missing_rates"] == ["eur", "gbp"]
+    rep[-1]["missing_rates"] = None
+    _store(engine, rep)
+    text = subprocess.run(
+        [*ETL, "status"], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout
+    assert "(all currencies converted)" in text
