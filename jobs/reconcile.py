@@ -106,19 +106,6 @@ def drift_since(engine: Engine, since: datetime, raw_id_before: int) -> dict[str
     return {"rows_changed": changed, "new_raw_versions": versions}
 
 
-# Object type -> the sync resource that lists it.
-LISTED = {
-    "customer": "customers",
-    "product": "products",
-    "price": "prices",
-    "plan": "plans",
-    "coupon": "coupons",
-    "subscription": "subscriptions",
-    "invoice": "invoices",
-    "invoiceitem": "invoiceitems",
-    "credit_note": "credit_notes",
-    "refund": "refunds",
-}
 # Object type -> (table, its Stripe id column) for the types whose rows can be marked deleted.
 DELETABLE = {
     "customer": (Customer, "stripe_id"),
@@ -179,6 +166,7 @@ def mark_unseen_deleted(engine: Engine, since: datetime, types: list[str]) -> di
 
 
 def run(container: Container, ctx: JobContext) -> dict[str, Any]:
+    from etl.sync.fetch import RESOURCE_OF_OBJECT
     from jobs.sync import sync_once
 
     engine = container.engine
@@ -190,7 +178,7 @@ def run(container: Container, ctx: JobContext) -> dict[str, Any]:
     sync = sync_once(container, ctx, full=True)
     drift = drift_since(engine, started, raw_before)
     skipped = set(sync.get("skipped_resources") or [])
-    listed = [t for t, resource in LISTED.items() if resource not in skipped]
+    listed = [t for t, resource in RESOURCE_OF_OBJECT.items() if resource not in skipped]
     not_seen = not_seen_since(engine, started, listed)
     marked = mark_unseen_deleted(engine, started, [t for t in listed if t in not_seen])
     after = table_sizes(engine)

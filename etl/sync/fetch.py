@@ -55,6 +55,20 @@ RESOURCES: tuple[ResourceSpec, ...] = (
 )
 RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 
+# Object type -> the resource whose list returns it.
+RESOURCE_OF_OBJECT: dict[str, str] = {
+    "customer": "customers",
+    "product": "products",
+    "price": "prices",
+    "plan": "plans",
+    "coupon": "coupons",
+    "subscription": "subscriptions",
+    "invoice": "invoices",
+    "invoiceitem": "invoiceitems",
+    "credit_note": "credit_notes",
+    "refund": "refunds",
+}
+
 # Retrieve paths and the expansions a re-fetched object needs, by object type.
 RETRIEVE: dict[str, tuple[str, list[str]]] = {
     "customer": ("/v1/customers/{id}", []),

@@ -83,18 +83,6 @@ ANALYZED_TABLES = (
 )
 # WAL pages between automatic checkpoints while a full load writes (SQLite: 1,000).
 WRITER_CHECKPOINT_PAGES = 16_384
-OBJECT_TYPE_TO_RESOURCE = {
-    "customer": "customers",
-    "product": "products",
-    "price": "prices",
-    "plan": "plans",
-    "coupon": "coupons",
-    "subscription": "subscriptions",
-    "invoice": "invoices",
-    "invoiceitem": "invoiceitems",
-    "credit_note": "credit_notes",
-    "refund": "refunds",
-}
 
 
 class StripeAuthError(EtlError):
