@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -99,26 +100,35 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A URL of a fresh database that already has the schema, on each backend."""
+@contextmanager
+def fresh_db_url(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, name: str
+) -> Iterator[str]:
+    """A URL of a fresh database with the schema (a copy of the session's template),
+    dropped afterwards on PostgreSQL; `name` tells two of one test apart on SQLite."""
     if backend == "sqlite":
-        template = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "etl.db"
-        shutil.copyfile(template, path)
+        path = tmp_path / f"{name}.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
     template = request.getfixturevalue("pg_template")
-    name = f"etl_test_{uuid.uuid4().hex[:12]}"
+    db = f"etl_test_{uuid.uuid4().hex[:12]}"
     admin = _pg_admin()
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        conn.execute(text(f'CREATE DATABASE "{db}" TEMPLATE "{template}"'))
     try:
-        yield _pg_url(name)
+        yield _pg_url(db)
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A URL of a fresh database that already has the schema, on each backend."""
+    with fresh_db_url(backend, tmp_path, request, "etl") as url:
+        yield url
 
 
 @pytest.fixture

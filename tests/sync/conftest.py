@@ -3,40 +3,24 @@
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from etl.db.engine import make_engine
-from tests.conftest import _pg_admin, _pg_url
+from tests.conftest import fresh_db_url
 
 
 @pytest.fixture
 def other_engine(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
-    if backend == "sqlite":
-        template = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "other.db"
-        shutil.copyfile(template, path)
-        eng = make_engine(f"sqlite:///{path}")
-        yield eng
-        eng.dispose()
-        return
-    template = request.getfixturevalue("pg_template")
-    name = f"etl_test_{uuid.uuid4().hex[:12]}"
-    admin = _pg_admin()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    eng = make_engine(_pg_url(name))
-    try:
-        yield eng
-    finally:
-        eng.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_db_url(backend, tmp_path, request, "other") as url:
+        eng = make_engine(url)
+        try:
+            yield eng
+        finally:
+            eng.dispose()
 
 
 @pytest.fixture
