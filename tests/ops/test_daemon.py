@@ -6,6 +6,8 @@ import json
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,18 +17,22 @@ from etl.db.engine import make_engine
 from tests.ops.helpers import ETL, etl_env, job_runs, json_lines, refusing_stripe, wait_until
 
 
-def _start_daemon(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen, Path]:
+@contextmanager
+def _daemon(
+    tmp_path: Path, env: dict[str, str], *args: str
+) -> Iterator[tuple[subprocess.Popen, Path]]:
+    """`etl daemon` with its output in a file; killed on the way out if a test left it running."""
     log_path = tmp_path / "daemon.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [*ETL, "daemon", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    log.close()
-    return proc, log_path
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [*ETL, "daemon", *args], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        yield proc, log_path
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_daemon_survives_failing_jobs_records_every_run_and_stops_on_sigterm(
@@ -44,8 +50,7 @@ def test_daemon_survives_failing_jobs_records_every_run_and_stops_on_sigterm(
             ETL_JOB_RETRY_WAIT="0.05",
             ETL_SHUTDOWN_GRACE="10",
         )
-        proc, log_path = _start_daemon(tmp_path, env)
-        try:
+        with _daemon(tmp_path, env) as (proc, log_path):
 
             def enough() -> bool:
                 assert proc.poll() is None, log_path.read_text()
@@ -60,10 +65,6 @@ def test_daemon_survives_failing_jobs_records_every_run_and_stops_on_sigterm(
             assert proc.poll() is None
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
     output = log_path.read_text()
     assert proc.returncode == 0, output
     lines = json_lines(output)
@@ -129,8 +130,7 @@ def test_sigterm_during_a_hung_job_abandons_it_after_the_grace_time(
             STRIPE_API_BASE=base,
             ETL_SHUTDOWN_GRACE="1",
         )
-        proc, log_path = _start_daemon(tmp_path, env)
-        try:
+        with _daemon(tmp_path, env) as (proc, log_path):
 
             def sync_running() -> bool:
                 assert proc.poll() is None, log_path.read_text()
@@ -145,10 +145,6 @@ def test_sigterm_during_a_hung_job_abandons_it_after_the_grace_time(
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=20)
             stopped_in = time.monotonic() - t0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
     output = log_path.read_text()
     assert proc.returncode == 0, output
     assert stopped_in < 10, output
@@ -174,9 +170,8 @@ def test_daemon_serve_runs_the_api_in_the_same_process(tmp_path: Path) -> None:
         ETL_JOB_RETRIES="0",
         ETL_SHUTDOWN_GRACE="5",
     )  # no STRIPE_API_KEY: every sync fails at once with a clear error, recompute still runs
-    proc, log_path = _start_daemon(tmp_path, env, "--serve", "--port", str(port))
     base = f"http://127.0.0.1:{port}"
-    try:
+    with _daemon(tmp_path, env, "--serve", "--port", str(port)) as (proc, log_path):
 
         def recomputed() -> bool:
             assert proc.poll() is None, log_path.read_text()
@@ -190,10 +185,6 @@ def test_daemon_serve_runs_the_api_in_the_same_process(tmp_path: Path) -> None:
         assert httpx.get(f"{base}/v2/mrr").status_code == 401  # the whole API, with keys
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     output = log_path.read_text()
     assert proc.returncode == 0, output
     lines = json_lines(output)
