@@ -70,6 +70,16 @@ def _lines_incomplete(obj: Any) -> bool:
     return isinstance(lines, dict) and bool(lines.get("has_more"))
 
 
+def _prepare_listed(objects: list[Any], args: PrepareArgs) -> PreparedPage:
+    return prepare_page(
+        objects,
+        run_id=args.run_id,
+        source="list",
+        api_version=args.api_version,
+        extra_id_key=args.extra_id_key,
+    )
+
+
 def prepare_data(
     data: Mapping[str, Any], complete_invoices: bool, args: PrepareArgs
 ) -> PreparedBody:
@@ -80,13 +90,7 @@ def prepare_data(
         incomplete = [o for o in objects if _lines_incomplete(o)]
         if incomplete:
             ready = [o for o in objects if not _lines_incomplete(o)]
-    page = prepare_page(
-        ready,
-        run_id=args.run_id,
-        source="list",
-        api_version=args.api_version,
-        extra_id_key=args.extra_id_key,
-    )
+    page = _prepare_listed(ready, args)
     last = objects[-1] if objects else None
     last_id = last.get("id") if isinstance(last, dict) else None
     return PreparedBody(len(objects), bool(data.get("has_more")), last_id, page, incomplete)
@@ -208,15 +212,7 @@ def fetch_prepared_pages(
         if got.incomplete:
             for inv in got.incomplete:
                 complete_invoice_lines(api, inv)
-            parts.append(
-                prepare_page(
-                    got.incomplete,
-                    run_id=args.run_id,
-                    source="list",
-                    api_version=args.api_version,
-                    extra_id_key=args.extra_id_key,
-                )
-            )
+            parts.append(_prepare_listed(got.incomplete, args))
         yield FetchedPage(got.count, got.has_more, got.last_id, parts)
         if not got.has_more or not got.count:
             return
