@@ -25,7 +25,7 @@ class Container:
     def stripe(self) -> stripe.StripeClient:
         """Built on first use, so commands that never call Stripe need no key."""
         if self._stripe is None:
-            from etl.stripe_client import build_stripe_client
+            from etl.extract.client import build_stripe_client
 
             self._stripe = build_stripe_client(self.settings)
         return self._stripe

@@ -116,8 +116,7 @@ class Daemon:
     # ------------------------------------------------------------------ API
 
     def _start_api(self) -> None:
-        from etl.cli.api import is_loopback
-        from etl.serving import ApiThread, build_app
+        from etl.api.serve import ApiThread, build_app, is_loopback
 
         # As `etl serve` decides: HTTPS required when binding a non-loopback address,
         # unless ETL_REQUIRE_HTTPS says otherwise (a TLS proxy sets X-Forwarded-Proto).

@@ -166,7 +166,7 @@ def mark_unseen_deleted(engine: Engine, since: datetime, types: list[str]) -> di
 
 
 def run(container: Container, ctx: JobContext) -> dict[str, Any]:
-    from etl.sync.fetch import RESOURCE_OF_OBJECT
+    from etl.extract.fetch import RESOURCE_OF_OBJECT
     from jobs.sync import sync_once
 
     engine = container.engine

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from etl.db.engine import transaction
-from etl.lookups import CUSTOMERS, resolve_customer, resolve_customers
+from etl.db.lookups import CUSTOMERS, resolve_customer, resolve_customers
 
 NOW = datetime(2026, 1, 1)
 

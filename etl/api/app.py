@@ -16,19 +16,17 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from etl import __version__
-from etl.api import (
-    health,
-    routes_chart,
-    routes_customers,
-    routes_invoices,
-    routes_mrr,
-    routes_plans,
-)
 from etl.api.auth import KeyStore
 from etl.api.errors import install_error_handlers
 from etl.api.http import ResponseCache
 from etl.api.middleware import RequestMiddleware
 from etl.api.refresh import MetricsRefresher
+from etl.api.routes import chart as routes_chart
+from etl.api.routes import customers as routes_customers
+from etl.api.routes import health
+from etl.api.routes import invoices as routes_invoices
+from etl.api.routes import mrr as routes_mrr
+from etl.api.routes import plans as routes_plans
 from etl.api.schemas import CustomerCreate, CustomerUpdate, InvoiceCreate, PlanCreate
 from etl.api.state import ApiState, utcnow
 from etl.bootstrap import Container

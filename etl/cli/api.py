@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 import typer
 from sqlalchemy import inspect
 
+from etl.api.serve import is_loopback
 from etl.cli.app import app, container
 from etl.errors import EtlError, UsageError
 
@@ -23,15 +23,6 @@ def _require_schema() -> None:
         raise EtlError(f"cannot reach the database: {type(exc).__name__}") from None
     if not has_table:
         raise EtlError("the database has no schema yet: run `etl init-db` first")
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @app.command("serve")

@@ -140,10 +140,11 @@ def import_invoices_cmd(
     every problem is listed with its line number. An invoice id imported before is an
     error, never a duplicate.
     """
-    from etl.metrics.manual_invoices import (
+    from etl.imports.invoices import (
         create_manual_invoices,
         validate_invoice_input,
     )
+    from etl.metrics.revenue import refresh_revenue_lines
 
     rows, lines = read_invoice_file(file)
     for r in rows:
@@ -159,7 +160,9 @@ def import_invoices_cmd(
                 typer.echo(f"{file}: line {e.line}: {e.param}: {e.message}", err=True)
             bad = len({e.line for e in errors})
             raise EtlError(f"{bad} of {len(rows)} rows are invalid; nothing was imported")
-        created = create_manual_invoices(conn, c.settings, valid, now=now)
+        created = create_manual_invoices(
+            conn, c.settings, valid, now=now, derive=refresh_revenue_lines
+        )
     typer.echo(f"Imported {len(created)} invoices from {file}.")
     if recompute_after and created:
         from etl.metrics.recompute import recompute
@@ -176,7 +179,7 @@ def fx_load_cmd(
     The whole file is checked first; nothing is written if any line is bad. Rates already
     stored for the same currency and month are replaced. Run `etl recompute` afterwards.
     """
-    from etl.metrics.fx import load_fx_rates, parse_fx_csv
+    from etl.imports.fx import load_fx_rates, parse_fx_csv
 
     try:
         content = file.read_text(encoding="utf-8-sig")

@@ -269,7 +269,7 @@ def demo_cmd(
 
     from rich.console import Console
 
-    from etl.demo import DEFAULT_DB, DemoOptions, run_demo
+    from jobs.demo import DEFAULT_DB, DemoOptions, run_demo
 
     # Off a terminal (a pipe, a test), a fixed width keeps the table's columns whole.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)

@@ -16,7 +16,7 @@ from etl.cli.app import app
 from etl.errors import UsageError
 
 if TYPE_CHECKING:
-    from etl.sandbox.generator import Account
+    from etl.sandbox.simulation.generator import Account
 
 sandbox_app = typer.Typer(
     name="sandbox",
@@ -52,7 +52,7 @@ def _generate(customers: int, months: int, seed: int, end: str | None) -> Accoun
         raise UsageError("--customers must be at least 1")
     if months < 1:
         raise UsageError("--months must be at least 1")
-    from etl.sandbox.generator import generate_account
+    from etl.sandbox.simulation.generator import generate_account
 
     end_date = _parse_date(end, "--end")
     end_at = None if end_date is None else datetime.combine(end_date, dt_time(0), UTC)
@@ -79,8 +79,8 @@ def serve(
     fault_seed: int = typer.Option(0, "--fault-seed", help="Seed of the injected faults."),
 ) -> None:
     """Serve a generated account as a Stripe-compatible API until Ctrl-C or SIGTERM."""
-    from etl.sandbox.server import SandboxServer
-    from etl.sandbox.shapes import API_SHAPES
+    from etl.sandbox.server.app import SandboxServer
+    from etl.sandbox.server.shapes import API_SHAPES
 
     if api_shapes not in API_SHAPES:
         raise UsageError(f"--api-shapes must be one of: {', '.join(API_SHAPES)}")
@@ -151,7 +151,7 @@ def truth(
         raise UsageError(f"--timezone {timezone!r} is not an IANA time zone") from None
     as_of_date = _parse_date(as_of, "--as-of")
     account = _generate(customers, months, seed, end)
-    from etl.sandbox.truth import ground_truth
+    from etl.sandbox.simulation.truth import ground_truth
 
     # truth reads a date as the end of that day in the time zone
     result = ground_truth(account, as_of=as_of_date, timezone=timezone).to_json()  # type: ignore[arg-type]

@@ -34,7 +34,8 @@ def _run(
     progress: bool | None,
     recompute: bool,
 ) -> None:
-    from etl.sync.runner import SyncOptions, default_processes, run_sync
+    from etl.sync.runner import SyncOptions, default_processes
+    from jobs.sync import sync_then_recompute
 
     if workers < 1:
         raise UsageError("--workers must be at least 1")
@@ -50,7 +51,7 @@ def _run(
     if not inspect(c.engine).has_table("sync_cursors"):
         raise EtlError("the database has no schema yet: run `etl init-db` first")
     client = c.stripe  # a missing key fails here, before anything is written
-    summary = run_sync(
+    summary = sync_then_recompute(
         c.engine,
         client,
         c.settings,
@@ -65,8 +66,8 @@ def _run(
             unlimited=no_rate_limit,
             progress=progress,
             lock_wait_s=wait,
-            recompute=recompute,
         ),
+        recompute=recompute,
     )
     typer.echo(json.dumps(summary.as_json(), sort_keys=False))
 

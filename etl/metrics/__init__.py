@@ -5,5 +5,5 @@
 - `periods`, `engine`: the pure computation (rows and `as_of` in, rows out)
 - `recompute`: reads lines, runs the engine, writes the snapshot tables
 - `fx`: exchange rates for reporting-currency totals
-- `bench`: `python -m etl.metrics.bench` prints speed and memory figures
+- `bench`: `python -m benchmarks.metrics` prints speed and memory figures
 """

@@ -22,7 +22,7 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from etl.metrics.periods import (
+from etl.periods import (
     full_period_seconds,
     month_date,
     month_grid,

@@ -53,8 +53,8 @@ from etl.metrics.engine import (
     monthly_rows,
     reporting_rows,
 )
-from etl.metrics.periods import month_date, month_index, to_epoch
 from etl.metrics.workers import IsoMonths, chunks_of, merge, receive, start_worker, text_rows
+from etl.periods import month_date, month_index, to_epoch
 
 log = get_logger(__name__)
 

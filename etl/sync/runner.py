@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -37,13 +37,11 @@ from etl.config import Settings
 from etl.db.models import SyncCursor, SyncRun
 from etl.db.upsert import upsert_rows
 from etl.errors import EtlError
-from etl.logs import get_logger
-from etl.stripe_client import API_VERSION
-from etl.sync import fetch as f
-from etl.sync.pipeline import FetchedPage, PrepareArgs, Preparer, fetch_prepared_pages
-from etl.sync.progress import Progress
-from etl.sync.ratelimit import TokenBucket, default_rate
-from etl.sync.save import (
+from etl.extract import fetch as f
+from etl.extract.client import API_VERSION
+from etl.extract.ratelimit import TokenBucket, default_rate
+from etl.load.derive import DeriveHook
+from etl.load.save import (
     PageResult,
     known_discounts,
     link_refunds,
@@ -53,6 +51,9 @@ from etl.sync.save import (
     unfinished_invoices,
     write_page,
 )
+from etl.logs import get_logger
+from etl.sync.pipeline import FetchedPage, PrepareArgs, Preparer, fetch_prepared_pages
+from etl.sync.progress import Progress
 
 log = get_logger("etl.sync")
 
@@ -105,7 +106,6 @@ class SyncOptions:
     unlimited: bool = False
     progress: bool | None = None
     lock_wait_s: float = 0.0
-    recompute: bool = True
     # Worker processes that parse and normalize a full load's pages (0: the fetching
     # threads do it), started once a load has fetched `prepare_after_pages` pages.
     processes: int = field(default_factory=lambda: default_processes())
@@ -134,6 +134,8 @@ class SyncSummary:
     fell_back_to_full: bool = False
     skipped: list[str] = field(default_factory=list)
     metrics: str = "skipped"
+    # Invoices whose rows this run wrote or deleted (not in the summary line).
+    touched_invoices: set[str] = field(default_factory=set)
 
     def as_json(self) -> dict[str, Any]:
         rate = self.requests / self.duration_s if self.duration_s else 0.0
@@ -214,25 +216,6 @@ def save_cursor(
     )
 
 
-# ---------------------------------------------------------------- metrics hook
-
-
-def _revenue_hook() -> Callable[..., Any] | None:
-    try:
-        from etl.metrics.revenue import refresh_revenue_lines
-    except ModuleNotFoundError:
-        return None
-    return refresh_revenue_lines  # type: ignore[no-any-return]
-
-
-def _recompute_hook() -> Callable[..., Any] | None:
-    try:
-        from etl.metrics.recompute import recompute
-    except ModuleNotFoundError:
-        return None
-    return recompute  # type: ignore[no-any-return]
-
-
 # ---------------------------------------------------------------- the runner
 
 
@@ -243,6 +226,8 @@ class SyncRunner:
         client: stripe.StripeClient,
         settings: Settings,
         options: SyncOptions | None = None,
+        *,
+        derive: DeriveHook | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -256,10 +241,9 @@ class SyncRunner:
             rate = default_rate(live=settings.is_live_key, override=settings.stripe_rate_limit)
         self.bucket = TokenBucket(rate)
         self.api = f.StripeApi(client, self.bucket)
-        self.revenue = _revenue_hook()
+        self.revenue = derive
         self.summary = SyncSummary(run_id=None, kind="incremental")
         self.progress = Progress(opts.progress)
-        self._touched_invoices: set[str] = set()
         self._loading = False
         self._pages_written = 0
         self._analyze_at = ANALYZE_FIRST_AT_PAGES
@@ -367,10 +351,6 @@ class SyncRunner:
                 raise
             self.summary.duration_s = time.monotonic() - started
             self._finish_run("ok")
-        self._recompute()
-        log.info(
-            "sync_summary", **{k: v for k, v in self.summary.as_json().items() if k != "event"}
-        )
         return self.summary
 
     def _run(self) -> None:
@@ -777,7 +757,7 @@ class SyncRunner:
         # page, and a resumed load ends the same way); incremental pages refresh theirs.
         if touched and self.revenue is not None and not self._loading:
             self.revenue(conn, self.settings, invoice_ids=touched)
-        self._touched_invoices.update(touched)
+        self.summary.touched_invoices.update(touched)
 
     def _finish_full_load(self, prefix: str, backfill: bool) -> None:
         # Customers referenced but never listed are deleted ones: Stripe's lists omit
@@ -1010,32 +990,17 @@ class SyncRunner:
             )
             self._after_page(conn, res)
 
-    # -- metrics
-
-    def _recompute(self) -> None:
-        recompute = _recompute_hook()
-        if recompute is None or not self.options.recompute:
-            self.summary.metrics = "skipped"
-            if recompute is None:
-                log.info(
-                    "metrics_skipped", reason="the metrics engine (etl.metrics) is not installed"
-                )
-            return
-        if not self._touched_invoices and self.summary.objects == 0:
-            self.summary.metrics = "unchanged"
-            return
-        t0 = time.monotonic()
-        recompute(self.engine, self.settings)
-        self.summary.metrics = f"recomputed in {time.monotonic() - t0:.2f}s"
-
 
 def run_sync(
     engine: Engine,
     client: stripe.StripeClient,
     settings: Settings,
     options: SyncOptions | None = None,
+    *,
+    derive: DeriveHook | None = None,
 ) -> SyncSummary:
-    return SyncRunner(engine, client, settings, options).run()
+    """One sync run: the load and the events; `derive` refreshes what depends on invoices."""
+    return SyncRunner(engine, client, settings, options, derive=derive).run()
 
 
 def objects_of(summary: SyncSummary, types: Iterable[str]) -> int:

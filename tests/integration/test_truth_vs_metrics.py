@@ -12,12 +12,13 @@ import stripe
 from sqlalchemy import Engine, text
 
 from etl.config import load_settings
+from etl.extract.client import API_VERSION
 from etl.metrics.recompute import recompute
-from etl.sandbox.generator import generate_account
-from etl.sandbox.server import SandboxServer
-from etl.sandbox.truth import ground_truth
-from etl.stripe_client import API_VERSION
-from etl.sync.runner import SyncOptions, run_sync
+from etl.sandbox.server.app import SandboxServer
+from etl.sandbox.simulation.generator import generate_account
+from etl.sandbox.simulation.truth import ground_truth
+from etl.sync.runner import SyncOptions
+from jobs.sync import sync_then_recompute
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -40,11 +41,12 @@ def synced(engine: Engine, account, monkeypatch: pytest.MonkeyPatch) -> Iterator
             stripe_version=API_VERSION,
             max_network_retries=0,
         )
-        run_sync(
+        sync_then_recompute(
             engine,
             client,
             settings,
-            SyncOptions(full=True, unlimited=True, progress=False, recompute=False),
+            SyncOptions(full=True, unlimited=True, progress=False),
+            recompute=False,
         )
     as_of = datetime.fromtimestamp(account.now, UTC)
     recompute(engine, settings, as_of=as_of, full=True)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from etl.metrics.engine import Computation, Line, Params, compute_all
-from etl.metrics.periods import month_index, to_epoch
+from etl.periods import month_index, to_epoch
 
 
 def ts(s: str) -> int:

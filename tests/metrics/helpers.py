@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 from etl.db.models import Customer, Plan
-from etl.metrics.periods import add_months
+from etl.periods import add_months
 
 NOW = datetime(2020, 3, 15)
 # A copy of shared/reference/mrr-playbook/subscription_periods.csv (MIT, dbt Labs).

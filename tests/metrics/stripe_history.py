@@ -16,7 +16,7 @@ from etl.db.models import (
     Subscription,
     SubscriptionItem,
 )
-from etl.metrics.periods import add_interval
+from etl.periods import add_interval
 from tests.metrics.helpers import NOW, _row, add_customers, add_plan
 
 PLANS = {

@@ -10,9 +10,10 @@ from sqlalchemy import Engine, select
 
 from etl.config import load_settings
 from etl.db.models import CustomerMrr, CustomerPlanMrr, MrrByPlan, MrrMonthly
-from etl.metrics.manual_invoices import create_manual_invoices
-from etl.metrics.periods import month_index
+from etl.imports.invoices import create_manual_invoices
 from etl.metrics.recompute import recompute
+from etl.metrics.revenue import refresh_revenue_lines
+from etl.periods import month_index
 from tests.metrics.engine_helpers import check_identities
 from tests.metrics.helpers import load_playbook, playbook_periods
 
@@ -35,7 +36,7 @@ def test_playbook_figures_and_identities(engine: Engine, db_url: str) -> None:
     now = datetime(2020, 3, 15)
     with engine.begin() as conn:
         invoices = load_playbook(conn)
-        create_manual_invoices(conn, settings, invoices, now=now)
+        create_manual_invoices(conn, settings, invoices, now=now, derive=refresh_revenue_lines)
     report = recompute(engine, settings, as_of=now)
     assert report.lines == len(invoices) == 352
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from etl.metrics.engine import Aggregates, ExpectedItem, Line, compute_customer
-from etl.metrics.periods import add_interval, to_epoch
+from etl.periods import add_interval, to_epoch
 from tests.metrics.engine_helpers import check_identities, run, ts
 
 PLANS = {

@@ -15,9 +15,9 @@ from etl.config import Settings, load_settings
 from etl.db.engine import make_engine
 from etl.db.models import Invoice, InvoiceLine, JobRun
 from etl.metrics.engine import Line, Params, compute_all
-from etl.metrics.periods import to_epoch
 from etl.metrics.recompute import recompute
 from etl.metrics.revenue import refresh_revenue_lines
+from etl.periods import to_epoch
 from tests.metrics import stripe_history
 
 AS_OF = datetime(2024, 8, 20, 12)

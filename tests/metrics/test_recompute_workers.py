@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.metrics import _digest, generate
 from etl.config import load_settings
 from etl.db.engine import make_engine
 from etl.metrics import recompute as rc
 from etl.metrics import workers
-from etl.metrics.bench import _digest, generate
 
 
 def test_workers_equal_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -179,8 +179,8 @@ def test_png_rendering_is_deterministic_and_scales() -> None:
 @pytest.fixture
 def served_chart(tmp_path: Path) -> Any:
     from etl.api.keys import create_key
+    from etl.api.serve import ApiThread, build_app
     from etl.db.schema import init_db
-    from etl.serving import ApiThread, build_app
 
     settings = load_settings(database_url=f"sqlite:///{tmp_path / 'etl.db'}", log_level="warning")
     container = bootstrap(settings)

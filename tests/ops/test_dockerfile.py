@@ -13,10 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from etl.api.serve import ApiThread, build_app
 from etl.bootstrap import bootstrap
 from etl.config import load_settings
 from etl.db.schema import init_db
-from etl.serving import ApiThread, build_app
 
 DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile"
 

@@ -15,8 +15,8 @@ from sqlalchemy import text
 from etl.bootstrap import Container, bootstrap
 from etl.config import load_settings
 from etl.db.engine import make_engine
-from etl.sandbox.generator import generate_account
-from etl.sandbox.server import SandboxServer
+from etl.sandbox.server.app import SandboxServer
+from etl.sandbox.simulation.generator import generate_account
 from jobs.runner import run_entry, run_job
 from jobs.schedule import entry
 from tests.ops.helpers import ETL, etl_env, job_runs, wait_until
@@ -148,7 +148,7 @@ def test_reconcile_finds_changes_incremental_sync_has_not_seen(db_url: str) -> N
         again = run_job(c, "reconcile")
         assert again.counts["new_raw_versions"] == {}
         # Refunds are the exception: each full load writes them unlinked, then links them
-        # to their invoice again (etl.sync.save.link_refunds), so they always count.
+        # to their invoice again (etl.load.save.link_refunds), so they always count.
         assert set(again.counts["rows_changed"]) <= {"refunds"}
         c.close()
     finally:

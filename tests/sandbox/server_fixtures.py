@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import stripe
 
-from etl.sandbox.server import SandboxServer
-from etl.stripe_client import API_VERSION
+from etl.extract.client import API_VERSION
+from etl.sandbox.server.app import SandboxServer
 from tests.sandbox.fake_account import FakeAccount
 
 

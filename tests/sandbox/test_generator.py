@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import stripe
 
-from etl.sandbox.generator import API_VERSION, Account, generate_account
-from etl.sandbox.sim_util import DAY, add_interval, prorate
+from etl.sandbox.simulation.generator import API_VERSION, Account, generate_account
+from etl.sandbox.simulation.util import DAY, add_interval, prorate
 
 # The resources of shared/stripe/fixtures3.json that the sandbox serves, kept with the
 # tests (MIT, see fixtures/LICENSE-fixtures3) so they run wherever the repo is cloned.

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import stripe
 
-from etl.sandbox.server import SandboxServer
+from etl.sandbox.server.app import SandboxServer
 from tests.sandbox.fake_account import FakeAccount
 from tests.sandbox.server_fixtures import client, fake_account, sdk_client, server
 

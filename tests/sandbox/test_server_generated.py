@@ -14,9 +14,9 @@ import pytest
 import stripe
 
 from etl.cli import main
-from etl.sandbox.generator import Account, generate_account
-from etl.sandbox.server import SandboxServer
-from etl.sandbox.truth import ground_truth
+from etl.sandbox.server.app import SandboxServer
+from etl.sandbox.simulation.generator import Account, generate_account
+from etl.sandbox.simulation.truth import ground_truth
 from tests.sandbox.server_fixtures import sdk_client
 
 

@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from etl.errors import UsageError
-from etl.sandbox.generator import Account, generate_account
-from etl.sandbox.sim_util import DAY, add_interval
-from etl.sandbox.truth import Truth, ground_truth
+from etl.sandbox.simulation.generator import Account, generate_account
+from etl.sandbox.simulation.truth import Truth, ground_truth
+from etl.sandbox.simulation.util import DAY, add_interval
 
 Obj = dict[str, Any]
 

@@ -12,10 +12,11 @@ import stripe
 from sqlalchemy import Engine, text
 
 from etl.config import Settings, load_settings
-from etl.sandbox.generator import generate_account
-from etl.sandbox.server import SandboxServer
-from etl.stripe_client import API_VERSION
-from etl.sync.runner import SyncOptions, SyncSummary, run_sync
+from etl.extract.client import API_VERSION
+from etl.sandbox.server.app import SandboxServer
+from etl.sandbox.simulation.generator import generate_account
+from etl.sync.runner import SyncOptions, SyncSummary
+from jobs.sync import sync_then_recompute
 
 # Every normalized table, with the columns that say nothing about Stripe's data
 # (surrogate ids, bookkeeping times) left out of comparisons.
@@ -67,11 +68,13 @@ def sync(engine: Engine, srv: SandboxServer, *, retries: int = 2, **options: Any
     options.setdefault("unlimited", True)
     options.setdefault("progress", False)
     options.setdefault("workers", 4)
-    return run_sync(
+    recompute = options.pop("recompute", True)
+    return sync_then_recompute(
         engine,
         sdk_client(srv.base_url, retries=retries),
         settings_for(str(engine.url), srv.base_url),
         SyncOptions(**options),
+        recompute=recompute,
     )
 
 

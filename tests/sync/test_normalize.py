@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from etl.sync import normalize as n
+from etl.normalize import objects as n
 
 # Stripe's own example objects (fixtures3, current API), as excerpted in the repository.
 FIXTURES = Path(__file__).parents[1] / "sandbox" / "fixtures" / "stripe_fixtures3_excerpt.json"

@@ -47,10 +47,10 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from etl.errors import UsageError
-from etl.sandbox.sim_util import prorate, round_half_up
+from etl.sandbox.simulation.util import prorate, round_half_up
 
 if TYPE_CHECKING:
-    from etl.sandbox.generator import Account, InvoiceFact, SubTimeline
+    from etl.sandbox.simulation.generator import Account, InvoiceFact, SubTimeline
 
 __all__ = ["MonthTruth", "Truth", "ground_truth"]
 
@@ -368,7 +368,7 @@ def _waiting(
     renewal falls in this month and is not paid by as_of). The expected rate is the
     renewal's: the invoiced-but-unpaid period's lines if it exists, else the items as
     they stand at as_of priced at the period's end (coupon included)."""
-    from etl.sandbox.generator import InvoiceFact
+    from etl.sandbox.simulation.generator import InvoiceFact
 
     prices = acct.catalog.prices
     out: dict[tuple[str, str], tuple[Fraction, set[str]]] = {}

@@ -1,6 +1,6 @@
 """API benchmark: one uvicorn worker, load from a second process, figures printed.
 
-    python -m etl.api.bench [--duration 5] [--connections 8] [--customers 2000] [--months 60]
+    python -m benchmarks.api [--duration 5] [--connections 8] [--customers 2000] [--months 60]
 
 Builds a throw-away SQLite database (60 months of MRR, N customers with snapshots, a
 key), starts the API in a child process (one uvicorn worker, the same app `etl serve`
@@ -254,7 +254,7 @@ def run(duration: float, connections: int, customers: int, months: int) -> list[
         port = _free_port()
         env = {**os.environ, "DATABASE_URL": url, "ETL_LOG_FORMAT": "json"}
         server = subprocess.Popen(
-            [sys.executable, "-m", "etl.api.bench", "--serve", "--port", str(port)],
+            [sys.executable, "-m", "benchmarks.api", "--serve", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -266,7 +266,7 @@ def run(duration: float, connections: int, customers: int, months: int) -> list[
                 cpu_before = _cpu_seconds(server.pid)
                 out = subprocess.run(
                     [
-                        sys.executable, "-m", "etl.api.bench", "--load", path, "--port", str(port),
+                        sys.executable, "-m", "benchmarks.api", "--load", path, "--port", str(port),
                         "--key", key, "--duration", str(duration), "--connections", str(connections),
                     ],
                     capture_output=True, text=True, check=True,
@@ -286,7 +286,7 @@ def run(duration: float, connections: int, customers: int, months: int) -> list[
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m etl.api.bench", description=__doc__.split("\n")[0]
+        prog="python -m benchmarks.api", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per endpoint")
     parser.add_argument(

@@ -1,4 +1,4 @@
-"""Benchmark of the recompute: `python -m etl.metrics.bench --lines 1000000`.
+"""Benchmark of the recompute: `python -m benchmarks.metrics --lines 1000000`.
 
 Builds a SQLite file with about `--lines` revenue lines (`--customers` customers over
 five years: monthly, quarterly and yearly plans, upgrades with proration lines, one-time
@@ -30,9 +30,9 @@ from typing import Any
 from etl.config import load_settings
 from etl.db.engine import make_engine
 from etl.db.schema import init_db
-from etl.metrics.periods import add_months
 from etl.metrics.recompute import _lines_sql, recompute
 from etl.metrics.revenue import mark_dirty
+from etl.periods import add_months
 
 PLANS = [
     # id, amount, interval, count
@@ -217,7 +217,7 @@ def _cpu() -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
-        prog="python -m etl.metrics.bench", description=__doc__.split("\n")[0]
+        prog="python -m benchmarks.metrics", description=__doc__.split("\n")[0]
     )
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--customers", type=int, default=None, help="default: lines / 20")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from etl.sandbox.sim_util import DAY, Ids
+from etl.sandbox.simulation.util import DAY, Ids
 
 Obj = dict[str, Any]
 

@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 import stripe
 
+from etl.extract.ratelimit import TokenBucket
+from etl.extract.retry import call_with_retry
 from etl.logs import get_logger
-from etl.sync.ratelimit import TokenBucket
-from etl.sync.retry import call_with_retry
 
 log = get_logger("etl.sync")
 

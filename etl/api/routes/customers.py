@@ -17,9 +17,9 @@ from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import Customer, CustomerCreate, CustomerList, CustomerUpdate
 from etl.api.state import api_state
 from etl.db.engine import read_connection
+from etl.db.lookups import resolve_customer
 from etl.db.models import Customer as CustomerRow
 from etl.db.models import CustomerSnapshot
-from etl.lookups import resolve_customer
 
 router = APIRouter(prefix="/v2", tags=["customers"])
 

@@ -34,7 +34,7 @@ try:  # JSON encoding is most of a cold page's cost: orjson does it ~10x faster.
     import orjson
 except ImportError:  # pragma: no cover - the stdlib encoder gives the same documents
     orjson = None  # type: ignore[assignment]
-from etl.sandbox.listing import (
+from etl.sandbox.server.listing import (
     ApiError,
     Filter,
     Obj,
@@ -49,7 +49,7 @@ from etl.sandbox.listing import (
     select,
     select_sequence,
 )
-from etl.sandbox.shapes import API_SHAPES, CHARGE_OF_INVOICE, LEGACY_API_VERSION, render
+from etl.sandbox.server.shapes import API_SHAPES, CHARGE_OF_INVOICE, LEGACY_API_VERSION, render
 
 log = get_logger(__name__)
 
@@ -58,7 +58,7 @@ JSON_SEPARATORS = (",", ":")
 
 
 class AccountLike(Protocol):
-    """What the server needs of `etl.sandbox.generator.Account`."""
+    """What the server needs of `etl.sandbox.simulation.generator.Account`."""
 
     now: int
     objects: dict[str, dict[str, Obj]]

@@ -1,7 +1,7 @@
 """/v2/invoices: import, retrieve, delete and list invoices billed outside Stripe.
 
 Only imported (source='manual') invoices are visible here, as the seed says. The
-storage and validation rules live in etl.metrics.manual_invoices (shared with
+storage and validation rules live in etl.imports.invoices (shared with
 `etl import-invoices`); a write waits for the incremental recompute of the customer
 it touches, so the metrics served right after already include (or exclude) it.
 """
@@ -38,7 +38,7 @@ _JOINED = select(INVOICES, CUSTOMERS.c.stripe_id.label("customer_stripe_id")).se
 
 
 def _to_api(row: Any) -> dict[str, Any]:
-    from etl.metrics.manual_invoices import manual_invoice_to_api
+    from etl.imports.invoices import manual_invoice_to_api
 
     return manual_invoice_to_api(row)
 
@@ -121,7 +121,8 @@ async def retrieve_invoice(request: Request, id: str) -> Response:
     ),
 )
 async def create_invoice(request: Request) -> Response:
-    from etl.metrics.manual_invoices import InvoiceValidationError, create_manual_invoices
+    from etl.imports.invoices import InvoiceValidationError, create_manual_invoices
+    from etl.metrics.revenue import refresh_revenue_lines
 
     state = api_state(request)
     data = await read_body(request)
@@ -136,7 +137,11 @@ async def create_invoice(request: Request) -> Response:
                     raise _conflict(given_id)
                 try:
                     created = create_manual_invoices(
-                        conn, state.settings, [data], now=state.clock()
+                        conn,
+                        state.settings,
+                        [data],
+                        now=state.clock(),
+                        derive=refresh_revenue_lines,
                     )
                 except InvoiceValidationError as exc:
                     first = exc.errors[0]
@@ -163,13 +168,14 @@ async def create_invoice(request: Request) -> Response:
     responses={**ok(examples.INVOICE_DELETED), **errors(404)},
 )
 async def delete_invoice(request: Request, id: str) -> Response:
-    from etl.metrics.manual_invoices import delete_manual_invoice
+    from etl.imports.invoices import delete_manual_invoice
+    from etl.metrics.revenue import refresh_revenue_lines
 
     state = api_state(request)
 
     def write() -> bool:
         with state.engine.begin() as conn:
-            return delete_manual_invoice(conn, state.settings, id)
+            return delete_manual_invoice(conn, state.settings, id, derive=refresh_revenue_lines)
 
     if not await run_in_threadpool(write):
         raise not_found("invoice", id)

@@ -136,8 +136,8 @@ def run_demo(opts: DemoOptions, console: Console) -> DemoResult:
     from etl.config import load_settings
     from etl.db.schema import init_db
     from etl.report.chart import load_series, write_chart_files
-    from etl.sandbox.generator import generate_account
-    from etl.sandbox.server import SandboxServer
+    from etl.sandbox.server.app import SandboxServer
+    from etl.sandbox.simulation.generator import generate_account
     from jobs.runner import JobContext, run_job
 
     if opts.customers < 1 or opts.months < 1:
@@ -238,7 +238,7 @@ def run_demo(opts: DemoOptions, console: Console) -> DemoResult:
 def serve_demo(container: Container, opts: DemoOptions, console: Console) -> None:
     """Serve the API over the demo database until Ctrl-C (or SIGTERM)."""
     from etl.api.keys import create_key
-    from etl.serving import ApiThread, build_app
+    from etl.api.serve import ApiThread, build_app
 
     with container.engine.begin() as conn:
         _info, key = create_key(conn, name="demo")

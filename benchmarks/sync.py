@@ -1,6 +1,6 @@
 """Benchmark of the Stripe sync against the sandbox on loopback: prints the figures.
 
-    python -m etl.sync.bench [--customers 10000] [--months 36] [--rate-limit 25]
+    python -m benchmarks.sync [--customers 10000] [--months 36] [--rate-limit 25]
 
 The sandbox is generated and served by this process; each sync runs as a real
 `etl sync` subprocess (so it has its own interpreter and its memory is its own) into
@@ -139,8 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     from etl.db.engine import make_engine
     from etl.db.schema import init_db
     from etl.logs import configure_logging
-    from etl.sandbox.generator import generate_account
-    from etl.sandbox.server import SandboxServer
+    from etl.sandbox.server.app import SandboxServer
+    from etl.sandbox.simulation.generator import generate_account
 
     configure_logging("warning", "json")
     tmp = Path(tempfile.mkdtemp(prefix="etl-sync-bench-"))

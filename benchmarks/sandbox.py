@@ -1,4 +1,4 @@
-"""Sandbox benchmark: `python -m etl.sandbox.bench [--customers N] [--months M]`.
+"""Sandbox benchmark: `python -m benchmarks.sandbox [--customers N] [--months M]`.
 
 Prints the time to generate the account and the latency of limit=100 list pages:
 inside the server (request parsed to answer ready), over raw HTTP (keep-alive, one
@@ -63,7 +63,7 @@ def walk_raw(base_url: str, resource: str, max_pages: int) -> tuple[list[float],
 def walk_sdk(base_url: str, resource: str, max_pages: int) -> list[float]:
     import stripe
 
-    from etl.stripe_client import API_VERSION
+    from etl.extract.client import API_VERSION
 
     client = stripe.StripeClient(
         "sk_test_bench",
@@ -87,7 +87,7 @@ def walk_sdk(base_url: str, resource: str, max_pages: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m etl.sandbox.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.sandbox", description=__doc__)
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--seed", type=int, default=1)
@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sdk-pages", type=int, default=20, help="pages per resource via the SDK")
     args = parser.parse_args(argv)
 
-    from etl.sandbox.generator import generate_account
-    from etl.sandbox.server import SandboxServer
+    from etl.sandbox.server.app import SandboxServer
+    from etl.sandbox.simulation.generator import generate_account
 
     t0 = time.perf_counter()
     account = generate_account(seed=args.seed, customers=args.customers, months=args.months)

@@ -49,7 +49,7 @@ from etl.db.models import (
 )
 from etl.db.upsert import _insert_for
 from etl.logs import get_logger
-from etl.sync import normalize as n
+from etl.normalize import objects as n
 
 log = get_logger("etl.sync")
 

@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from etl.config import Settings
+from etl.db.lookups import resolve_customers
 from etl.db.models import Customer, Invoice, InvoiceLine, Plan
 from etl.errors import EtlError
-from etl.lookups import resolve_customers
-from etl.metrics.periods import INTERVALS, add_interval
-from etl.metrics.revenue import refresh_revenue_lines
+from etl.load.derive import DeriveHook
+from etl.periods import INTERVALS, add_interval
 
 INVOICES = Invoice.__table__  # type: ignore[attr-defined]
 LINES = InvoiceLine.__table__  # type: ignore[attr-defined]
@@ -367,20 +367,25 @@ def _store(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
 
 
 def create_manual_invoices(
-    conn: Connection, settings: Settings, rows: list[dict[str, Any]], *, now: datetime
+    conn: Connection,
+    settings: Settings,
+    rows: list[dict[str, Any]],
+    *,
+    now: datetime,
+    derive: DeriveHook,
 ) -> list[dict[str, Any]]:
     """Validate (all rows, again: callers may pass raw input) and store; all or nothing.
 
     Raises InvoiceValidationError listing every bad row; otherwise returns the stored
-    invoices as API objects. The customers' revenue lines are refreshed and marked dirty
-    in the same transaction, so the next recompute picks them up.
+    invoices as API objects. `derive` (the revenue-line refresh) runs in the same
+    transaction and marks the customers dirty, so the next recompute picks them up.
     """
     now = parse_datetime(now)
     valid, errors = validate_invoice_input(conn, settings, rows, now=now)
     if errors:
         raise InvoiceValidationError(errors)
     _store(conn, valid, now)
-    refresh_revenue_lines(conn, settings, invoice_ids=[r["id"] for r in valid])
+    derive(conn, settings, invoice_ids=[r["id"] for r in valid])
     return [manual_invoice_to_api(_stored_shape(r)) for r in valid]
 
 
@@ -403,7 +408,9 @@ def _stored_shape(r: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def delete_manual_invoice(conn: Connection, settings: Settings, invoice_id: str) -> bool:
+def delete_manual_invoice(
+    conn: Connection, settings: Settings, invoice_id: str, *, derive: DeriveHook
+) -> bool:
     """Delete an imported invoice and its lines; False if there is no such imported invoice."""
     found = conn.execute(
         select(INVOICES.c.id).where(INVOICES.c.id == invoice_id, INVOICES.c.source == "manual")
@@ -412,7 +419,7 @@ def delete_manual_invoice(conn: Connection, settings: Settings, invoice_id: str)
         return False
     conn.execute(delete(LINES).where(LINES.c.invoice_id == invoice_id))
     conn.execute(delete(INVOICES).where(INVOICES.c.id == invoice_id))
-    refresh_revenue_lines(conn, settings, invoice_ids=[invoice_id])
+    derive(conn, settings, invoice_ids=[invoice_id])
     return True
 
 

@@ -14,7 +14,7 @@ Alongside the Stripe objects the simulation keeps a *timeline* per subscription
 (`SubTimeline`): the billing periods it charged (price, quantity, period, the invoice
 that charged it and when that invoice was paid), the coupon and its window, the
 mid-period changes (old/new price and quantity, change time, billing period) and
-cancellations, and the status history. `etl.sandbox.truth` derives the expected
+cancellations, and the status history. `etl.sandbox.simulation.truth` derives the expected
 metrics from that timeline, never from the invoice objects.
 
 Modelling choices (what a reader of the objects can rely on):
@@ -89,7 +89,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
-from etl.sandbox.sim_catalog import (
+from etl.sandbox.simulation.catalog import (
     TIER_ORDER,
     Catalog,
     Coupon,
@@ -98,7 +98,7 @@ from etl.sandbox.sim_catalog import (
     build_catalog,
     price_obj,
 )
-from etl.sandbox.sim_render import (
+from etl.sandbox.simulation.render import (
     API_VERSION,
     credit_note_obj,
     customer_obj,
@@ -112,7 +112,7 @@ from etl.sandbox.sim_render import (
     refund_obj,
     subscription_obj,
 )
-from etl.sandbox.sim_util import DAY, Ids, add_interval, add_months, mix64, prorate, ts
+from etl.sandbox.simulation.util import DAY, Ids, add_interval, add_months, mix64, prorate, ts
 
 __all__ = ["API_VERSION", "DEFAULT_END", "RESOURCES", "Account", "generate_account"]
 
@@ -574,7 +574,7 @@ class Account:
 
     def _catalog_launch(self, t: int) -> None:
         pid = self._ids.new("prod")
-        from etl.sandbox.sim_catalog import product_obj
+        from etl.sandbox.simulation.catalog import product_obj
 
         prod = product_obj(pid, "Enterprise", t, "For large teams", None)
         self._put("product", prod)

@@ -19,7 +19,7 @@ from etl.db.models import JobRun, SyncRun
 from etl.logs import get_logger
 
 router = APIRouter(tags=["health"])
-log = get_logger("etl.api.health")
+log = get_logger("etl.api.routes.health")
 
 SYNC_RUNS = SyncRun.__table__  # type: ignore[attr-defined]
 JOB_RUNS = JobRun.__table__  # type: ignore[attr-defined]

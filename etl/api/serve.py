@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -14,8 +15,18 @@ if TYPE_CHECKING:
     from etl.bootstrap import Container
 
 
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the server on this machine (HTTPS is then not required)."""
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def build_app(container: Container, **kwargs: Any) -> FastAPI:
-    """The API app (its factory includes the /chart page, etl.api.routes_chart)."""
+    """The API app (its factory includes the /chart page, etl.api.routes.chart)."""
     from etl.api.app import create_app
 
     return create_app(container, **kwargs)
