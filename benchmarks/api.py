@@ -26,6 +26,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from etl.db import tables
+
 TARGETS = [
     ("minimal FastAPI endpoint", "/bench/minimal"),
     ("GET /v2/mrr (60 months)", "/v2/mrr"),
@@ -39,7 +41,6 @@ TARGETS = [
 def _seed(url: str, customers: int, months: int) -> str:
     from etl.api.keys import create_key
     from etl.db.engine import make_engine
-    from etl.db.models import Customer, CustomerSnapshot, MrrMonthly
     from etl.db.schema import init_db
 
     engine = make_engine(url)
@@ -53,7 +54,7 @@ def _seed(url: str, customers: int, months: int) -> str:
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     with engine.begin() as conn:
         conn.execute(
-            Customer.__table__.insert(),  # type: ignore[attr-defined]
+            tables.customers.insert(),
             [
                 {
                     "stripe_id": f"cus_bench{i:06}",
@@ -71,7 +72,7 @@ def _seed(url: str, customers: int, months: int) -> str:
             ],
         )
         conn.execute(
-            CustomerSnapshot.__table__.insert(),  # type: ignore[attr-defined]
+            tables.customer_snapshots.insert(),
             [
                 {
                     "customer_id": i + 1,
@@ -117,7 +118,7 @@ def _seed(url: str, customers: int, months: int) -> str:
                     "is_current": month == month_list[-1],
                 }
             )
-        conn.execute(MrrMonthly.__table__.insert(), rows)  # type: ignore[attr-defined]
+        conn.execute(tables.mrr_monthly.insert(), rows)
         _info, key = create_key(conn, "bench")
     engine.dispose()
     return key

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from etl.db import tables
 from etl.errors import EtlError, UsageError
 
 if TYPE_CHECKING:
@@ -74,7 +75,6 @@ def _prepare_db(opts: DemoOptions) -> Path:
 def _load_demo_rates(container: Container, months: int, end: datetime) -> int:
     from datetime import date
 
-    from etl.db.models import FxRate
     from etl.db.upsert import upsert_rows
 
     rows = []
@@ -86,7 +86,7 @@ def _load_demo_rates(container: Container, months: int, end: datetime) -> int:
     if container.settings.reporting_currency in DEMO_RATES:
         rows = [r for r in rows if r["currency"] != container.settings.reporting_currency]
     with container.engine.begin() as conn:
-        upsert_rows(conn, FxRate.__table__, rows)  # type: ignore[attr-defined]
+        upsert_rows(conn, tables.fx_rates, rows)
     return len(rows)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, false
 
-from etl.db.models import RawObject
+from etl.db import tables
 from jobs.runner import JobContext, utcnow
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def prune_raw_versions(engine: Engine, keep_days: int, *, now: datetime | None =
     it was replaced; that is the age that counts.
     """
     cutoff = (now or utcnow()) - timedelta(days=keep_days)
-    table = RawObject.__table__  # type: ignore[attr-defined]
+    table = tables.raw_objects
     with engine.begin() as conn:
         res = conn.execute(
             delete(table).where(table.c.is_current == false(), table.c.fetched_at < cutoff)

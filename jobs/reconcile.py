@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, false, func, select, true, update
 
+from etl.db import tables
 from etl.db.models import (
     Coupon,
     CreditNote,
@@ -36,11 +37,11 @@ from etl.db.models import (
     InvoiceLine,
     Plan,
     Product,
-    RawObject,
     Refund,
     Subscription,
     SubscriptionItem,
 )
+from etl.db.tables import table_of
 from jobs.runner import JobContext, utcnow
 
 if TYPE_CHECKING:
@@ -65,28 +66,24 @@ NORMALIZED = {
 def table_sizes(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
-            name: int(
-                conn.execute(
-                    select(func.count()).select_from(model.__table__)  # type: ignore[attr-defined]
-                ).scalar_one()
-            )
+            name: int(conn.execute(select(func.count()).select_from(table_of(model))).scalar_one())
             for name, model in NORMALIZED.items()
         }
 
 
 def max_raw_id(engine: Engine) -> int:
-    t = RawObject.__table__  # type: ignore[attr-defined]
+    t = tables.raw_objects
     with engine.connect() as conn:
         return int(conn.execute(select(func.coalesce(func.max(t.c.id), 0))).scalar_one())
 
 
 def drift_since(engine: Engine, since: datetime, raw_id_before: int) -> dict[str, Any]:
     """Rows the full load wrote after `since`, and raw versions added after `raw_id_before`."""
-    raw = RawObject.__table__  # type: ignore[attr-defined]
+    raw = tables.raw_objects
     changed: dict[str, int] = {}
     with engine.connect() as conn:
         for name, model in NORMALIZED.items():
-            t = model.__table__  # type: ignore[attr-defined]
+            t = table_of(model)
             if "updated_at" not in t.c:
                 continue
             n = conn.execute(
@@ -117,7 +114,7 @@ DELETABLE = {
 
 
 def _unseen(types: list[str], since: datetime) -> Any:
-    raw = RawObject.__table__  # type: ignore[attr-defined]
+    raw = tables.raw_objects
     return (
         raw.c.object_type.in_(types),
         raw.c.is_current == true(),
@@ -128,7 +125,7 @@ def _unseen(types: list[str], since: datetime) -> Any:
 
 def not_seen_since(engine: Engine, since: datetime, types: list[str]) -> dict[str, int]:
     """Current, undeleted objects of `types` that no fetch has refreshed since `since`."""
-    raw = RawObject.__table__  # type: ignore[attr-defined]
+    raw = tables.raw_objects
     if not types:
         return {}
     with engine.connect() as conn:
@@ -145,7 +142,7 @@ def not_seen_since(engine: Engine, since: datetime, types: list[str]) -> dict[st
 
 def mark_unseen_deleted(engine: Engine, since: datetime, types: list[str]) -> dict[str, int]:
     """Mark deleted the rows of objects Stripe no longer lists; one UPDATE per table."""
-    raw = RawObject.__table__  # type: ignore[attr-defined]
+    raw = tables.raw_objects
     marked: dict[str, int] = {}
     now = utcnow()
     with engine.begin() as conn:
@@ -153,7 +150,7 @@ def mark_unseen_deleted(engine: Engine, since: datetime, types: list[str]) -> di
             if otype not in DELETABLE:
                 continue
             model, id_col = DELETABLE[otype]
-            t = model.__table__  # type: ignore[attr-defined]
+            t = table_of(model)
             gone = select(raw.c.stripe_id).where(*_unseen([otype], since))
             res = conn.execute(
                 update(t)

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, update
@@ -29,7 +29,8 @@ from tenacity import (
     wait_exponential,
 )
 
-from etl.db.models import JobRun
+from etl.clock import utcnow
+from etl.db import tables
 from etl.errors import EtlError, UsageError
 from etl.logs import get_logger, redact_value
 
@@ -83,10 +84,6 @@ class JobResult:
     @property
     def ok(self) -> bool:
         return self.status in ("ok", "skipped")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def job_module(name: str) -> Any:
@@ -145,7 +142,7 @@ def _start_row(engine: Engine, job: str, trigger: str, started: datetime) -> int
     try:
         with engine.begin() as conn:
             res = conn.execute(
-                insert(JobRun.__table__).values(  # type: ignore[attr-defined]
+                insert(tables.job_runs).values(
                     job=job, trigger=trigger, status="running", started_at=started
                 )
             )
@@ -159,7 +156,7 @@ def _start_row(engine: Engine, job: str, trigger: str, started: datetime) -> int
 def _finish_row(engine: Engine, run_id: int | None, result: JobResult, finished: datetime) -> None:
     if run_id is None:
         return
-    table = JobRun.__table__  # type: ignore[attr-defined]
+    table = tables.job_runs
     try:
         with engine.begin() as conn:
             conn.execute(

@@ -7,13 +7,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, select, text
 
+from etl.db import tables
 from etl.db.engine import transaction
-from etl.db.models import Customer, Plan
 from etl.db.upsert import upsert_rows
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC).replace(tzinfo=None)
-PLANS = Plan.__table__  # type: ignore[attr-defined]
-CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
 
 
 def _plan(pid: str, amount: int, when: datetime = NOW) -> dict[str, object]:
@@ -40,12 +38,12 @@ def _plan(pid: str, amount: int, when: datetime = NOW) -> dict[str, object]:
 def test_upsert_inserts_then_updates_in_one_statement_per_page(engine: Engine) -> None:
     rows = [_plan(f"price_{i}", i * 100) for i in range(250)]
     with transaction(engine) as conn:
-        assert upsert_rows(conn, PLANS, rows) == 250
+        assert upsert_rows(conn, tables.plans, rows) == 250
     changed = [_plan(f"price_{i}", 1) for i in range(0, 250, 2)]
     with transaction(engine) as conn:
-        upsert_rows(conn, PLANS, changed)
+        upsert_rows(conn, tables.plans, changed)
     with engine.connect() as conn:
-        amounts = dict(conn.execute(select(PLANS.c.id, PLANS.c.amount)).all())
+        amounts = dict(conn.execute(select(tables.plans.c.id, tables.plans.c.amount)).all())
     assert len(amounts) == 250
     assert amounts["price_0"] == 1 and amounts["price_2"] == 1
     assert amounts["price_1"] == 100 and amounts["price_249"] == 24900
@@ -54,16 +52,16 @@ def test_upsert_inserts_then_updates_in_one_statement_per_page(engine: Engine) -
 def test_upsert_only_if_changed_keeps_updated_at(engine: Engine) -> None:
     later = datetime(2026, 2, 1)
     with transaction(engine) as conn:
-        upsert_rows(conn, PLANS, [_plan("a", 100), _plan("b", 200)])
+        upsert_rows(conn, tables.plans, [_plan("a", 100), _plan("b", 200)])
     with transaction(engine) as conn:
         upsert_rows(
             conn,
-            PLANS,
+            tables.plans,
             [_plan("a", 100, later), _plan("b", 300, later)],
             only_if_changed=["amount", "name", "deleted"],
         )
     with engine.connect() as conn:
-        rows = {r.id: r for r in conn.execute(select(PLANS))}
+        rows = {r.id: r for r in conn.execute(select(tables.plans))}
     assert rows["a"].updated_at == NOW
     assert rows["b"].updated_at == later and rows["b"].amount == 300
 
@@ -85,18 +83,18 @@ def test_upsert_do_nothing_and_custom_key(engine: Engine) -> None:
         "updated_at": NOW,
     }
     with transaction(engine) as conn:
-        upsert_rows(conn, CUSTOMERS, [base], key=["stripe_id"])
-        upsert_rows(conn, CUSTOMERS, [{**base, "name": "B"}], key=["stripe_id"], update=[])
-        upsert_rows(conn, CUSTOMERS, [{**base, "name": "C"}], key=["stripe_id"])
+        upsert_rows(conn, tables.customers, [base], key=["stripe_id"])
+        upsert_rows(conn, tables.customers, [{**base, "name": "B"}], key=["stripe_id"], update=[])
+        upsert_rows(conn, tables.customers, [{**base, "name": "C"}], key=["stripe_id"])
     with engine.connect() as conn:
-        names = conn.execute(select(CUSTOMERS.c.id, CUSTOMERS.c.name)).all()
+        names = conn.execute(select(tables.customers.c.id, tables.customers.c.name)).all()
     assert [n for _, n in names] == ["C"]
     assert isinstance(names[0][0], int)
 
 
 def test_transaction_rolls_back_everything_on_error(engine: Engine) -> None:
     with pytest.raises(RuntimeError), transaction(engine) as conn:
-        upsert_rows(conn, PLANS, [_plan("x", 1)])
+        upsert_rows(conn, tables.plans, [_plan("x", 1)])
         raise RuntimeError("boom")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM plans")).scalar_one() == 0
@@ -113,9 +111,9 @@ def test_email_is_unique_case_insensitively(engine: Engine) -> None:
         "updated_at": NOW,
     }
     with transaction(engine) as conn:
-        conn.execute(CUSTOMERS.insert().values(**row))
+        conn.execute(tables.customers.insert().values(**row))
     with pytest.raises(IntegrityError), transaction(engine) as conn:
-        conn.execute(CUSTOMERS.insert().values(**{**row, "email": "jo@example.COM"}))
+        conn.execute(tables.customers.insert().values(**{**row, "email": "jo@example.COM"}))
 
 
 def test_sqlite_pragmas(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -138,7 +136,7 @@ def test_sqlite_readers_do_not_wait_for_a_writer(tmp_path) -> None:  # type: ign
     eng = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
     init_db(eng)
     with transaction(eng) as conn:
-        upsert_rows(conn, PLANS, [_plan("a", 100)])
+        upsert_rows(conn, tables.plans, [_plan("a", 100)])
     writer = eng.connect()
     writer.begin()
     writer.execute(text("UPDATE plans SET amount = 5"))  # holds the write lock, uncommitted

@@ -14,7 +14,7 @@ import hmac
 import re
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +22,7 @@ from starlette.requests import Request
 
 from etl.api.errors import ApiError
 from etl.api.keys import active_key_hashes, hash_key, touch_keys
+from etl.clock import utcnow
 from etl.db.engine import read_connection
 from etl.logs import get_logger
 
@@ -133,7 +134,7 @@ class KeyStore:
         if now - self._flushed_at.get(key_id, -TOUCH_EVERY_S) >= TOUCH_EVERY_S:
             self._flushed_at[key_id] = now
             with self._lock:
-                self._used[key_id] = datetime.now(UTC).replace(tzinfo=None)
+                self._used[key_id] = utcnow()
             self._loaded_at = None  # the next request refreshes and records the use
         return key_id
 

@@ -10,13 +10,14 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from etl.db.models import ApiKey
+from etl.clock import utcnow
+from etl.db import tables
 
-API_KEYS = ApiKey.__table__  # type: ignore[attr-defined]
+API_KEYS = tables.api_keys
 KEY_PREFIX = "etl_live_"
 PREFIX_CHARS = 13  # "etl_live_" and four random characters: enough to recognise a key
 
@@ -44,10 +45,6 @@ def matches(key: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_key(key), stored_hash)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def create_key(conn: Connection, name: str | None = None) -> tuple[KeyInfo, str]:
     """Store a new key's hash; returns its record and the key itself (never stored)."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -55,7 +52,7 @@ def create_key(conn: Connection, name: str | None = None) -> tuple[KeyInfo, str]
         id="key_" + secrets.token_hex(8),
         name=name,
         prefix=key[:PREFIX_CHARS],
-        created_at=_now(),
+        created_at=utcnow(),
         last_used_at=None,
         revoked_at=None,
     )
@@ -93,7 +90,7 @@ def revoke_key(conn: Connection, key_id: str) -> KeyInfo | None:
     if row is None:
         return None
     if row.revoked_at is None:
-        conn.execute(update(API_KEYS).where(API_KEYS.c.id == key_id).values(revoked_at=_now()))
+        conn.execute(update(API_KEYS).where(API_KEYS.c.id == key_id).values(revoked_at=utcnow()))
         row = conn.execute(select(API_KEYS).where(API_KEYS.c.id == key_id)).one()
     return _info(row)
 

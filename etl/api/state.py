@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -13,11 +13,8 @@ from starlette.requests import Request
 from etl.api.auth import KeyStore
 from etl.api.http import ResponseCache
 from etl.api.refresh import MetricsRefresher
+from etl.clock import utcnow
 from etl.config import Settings
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass

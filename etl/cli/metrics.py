@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from etl.cli.app import app, container
+from etl.clock import utcnow
 from etl.errors import EtlError, UsageError
 
 fx_app = typer.Typer(help="Exchange rates for reporting-currency totals.", no_args_is_help=True)
@@ -152,7 +153,7 @@ def import_invoices_cmd(
             r.pop("__extra_columns__")
             r["__extra__"] = "row has more values than the header has columns"
     c = container()
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utcnow()
     with c.engine.begin() as conn:
         valid, errors = validate_invoice_input(conn, c.settings, rows, now=now, lines=lines)
         if errors:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from etl.cli.app import app, container
+from etl.clock import utcnow
 from etl.errors import UsageError
 
 
@@ -113,7 +114,7 @@ def _ago(iso: str | None) -> str:
     if not iso:
         return "never"
     at = datetime.fromisoformat(iso.rstrip("Z"))
-    secs = int((datetime.now(UTC).replace(tzinfo=None) - at).total_seconds())
+    secs = int((utcnow() - at).total_seconds())
     if secs < 120:
         span = f"{secs}s"
     elif secs < 7200:

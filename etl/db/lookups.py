@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from etl.db.models import Customer
+from etl.db import tables
 
-CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+CUSTOMERS = tables.customers
 
 
 def resolve_customer(conn: Connection, ref: str | int) -> Any | None:

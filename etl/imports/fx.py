@@ -15,11 +15,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from etl.db.models import FxRate
+from etl.db import tables
 from etl.db.upsert import upsert_rows
 from etl.errors import EtlError
 
-FX = FxRate.__table__  # type: ignore[attr-defined]
+FX = tables.fx_rates
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$|^(\d{4})(\d{2})$")
 
 

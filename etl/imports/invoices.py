@@ -21,16 +21,13 @@ from typing import Any
 from sqlalchemy import Connection, delete, select
 
 from etl.config import Settings
+from etl.db import tables
 from etl.db.lookups import resolve_customers
-from etl.db.models import Customer, Invoice, InvoiceLine, Plan
 from etl.errors import EtlError
 from etl.load.derive import DeriveHook
 from etl.periods import INTERVALS, add_interval
 
-INVOICES = Invoice.__table__  # type: ignore[attr-defined]
-LINES = InvoiceLine.__table__  # type: ignore[attr-defined]
-PLANS = Plan.__table__  # type: ignore[attr-defined]
-CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+INVOICES = tables.invoices
 
 FIELDS = (
     "id",
@@ -154,7 +151,9 @@ def validate_invoice_input(
     if customers:
         ids = sorted(set(customers.values()))
         for cid, cur in conn.execute(
-            select(CUSTOMERS.c.id, CUSTOMERS.c.currency).where(CUSTOMERS.c.id.in_(ids))
+            select(tables.customers.c.id, tables.customers.c.currency).where(
+                tables.customers.c.id.in_(ids)
+            )
         ):
             cust_currency[cid] = cur
     plan_ids = sorted(
@@ -166,7 +165,7 @@ def validate_invoice_input(
     )
     plans: dict[str, Any] = {}
     if plan_ids:
-        for p in conn.execute(select(PLANS).where(PLANS.c.id.in_(plan_ids))):
+        for p in conn.execute(select(tables.plans).where(tables.plans.c.id.in_(plan_ids))):
             plans[p.id] = p
     given_ids = sorted(
         {str(r.get("id")).strip() for r in rows if isinstance(r, dict) and not _blank(r.get("id"))}
@@ -363,7 +362,7 @@ def _store(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
         )
     for start in range(0, len(inv_rows), 500):
         conn.execute(INVOICES.insert(), inv_rows[start : start + 500])
-        conn.execute(LINES.insert(), line_rows[start : start + 500])
+        conn.execute(tables.invoice_lines.insert(), line_rows[start : start + 500])
 
 
 def create_manual_invoices(
@@ -417,7 +416,9 @@ def delete_manual_invoice(
     ).first()
     if found is None:
         return False
-    conn.execute(delete(LINES).where(LINES.c.invoice_id == invoice_id))
+    conn.execute(
+        delete(tables.invoice_lines).where(tables.invoice_lines.c.invoice_id == invoice_id)
+    )
     conn.execute(delete(INVOICES).where(INVOICES.c.id == invoice_id))
     derive(conn, settings, invoice_ids=[invoice_id])
     return True

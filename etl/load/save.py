@@ -32,40 +32,14 @@ from sqlalchemy import (
     update,
 )
 
-from etl.db.models import (
-    Coupon,
-    CreditNote,
-    Customer,
-    Discount,
-    Invoice,
-    InvoiceItem,
-    InvoiceLine,
-    Plan,
-    Product,
-    RawObject,
-    Refund,
-    Subscription,
-    SubscriptionItem,
-)
+from etl.db import tables
 from etl.db.upsert import _insert_for
 from etl.logs import get_logger
 from etl.normalize import objects as n
 
 log = get_logger("etl.sync")
 
-T_RAW: Table = RawObject.__table__  # type: ignore[attr-defined]
-T_CUSTOMERS: Table = Customer.__table__  # type: ignore[attr-defined]
-T_PRODUCTS: Table = Product.__table__  # type: ignore[attr-defined]
-T_PLANS: Table = Plan.__table__  # type: ignore[attr-defined]
-T_COUPONS: Table = Coupon.__table__  # type: ignore[attr-defined]
-T_SUBS: Table = Subscription.__table__  # type: ignore[attr-defined]
-T_ITEMS: Table = SubscriptionItem.__table__  # type: ignore[attr-defined]
-T_DISCOUNTS: Table = Discount.__table__  # type: ignore[attr-defined]
-T_INVOICES: Table = Invoice.__table__  # type: ignore[attr-defined]
-T_LINES: Table = InvoiceLine.__table__  # type: ignore[attr-defined]
-T_II: Table = InvoiceItem.__table__  # type: ignore[attr-defined]
-T_CN: Table = CreditNote.__table__  # type: ignore[attr-defined]
-T_REFUNDS: Table = Refund.__table__  # type: ignore[attr-defined]
+T_RAW = tables.raw_objects
 
 # Dependency order: customers and the catalogue before what refers to them.
 TYPE_ORDER = (
@@ -374,11 +348,11 @@ def ensure_customers(
     ids = {s for s in stripe_ids if s}
     if not ids:
         return {}
-    c = T_CUSTOMERS.c
+    c = tables.customers.c
     found = dict(conn.execute(select(c.stripe_id, c.id).where(c.stripe_id.in_(ids))).all())
     missing = ids - found.keys()
     if missing:
-        ins = _insert_for(conn, T_CUSTOMERS).values(
+        ins = _insert_for(conn, tables.customers).values(
             [
                 {"stripe_id": s, "source": "stripe", "deleted": False, "updated_at": now}
                 for s in sorted(missing)
@@ -395,20 +369,20 @@ def upsert_customers(conn: Connection, rows: list[dict[str, Any]], now: datetime
     gone = [r["stripe_id"] for r in rows if r.get("deleted")]
     if live:
         values = [{**r, "source": "stripe", "updated_at": now} for r in live]
-        _many(conn, T_CUSTOMERS, values, "customers", _customer_upsert)
+        _many(conn, tables.customers, values, "customers", _customer_upsert)
         assign_email_keys(conn, live)
     if gone:
         ensure_customers(conn, gone, now)
         conn.execute(
-            update(T_CUSTOMERS)
-            .where(T_CUSTOMERS.c.stripe_id.in_(gone), T_CUSTOMERS.c.deleted.is_(False))
+            update(tables.customers)
+            .where(tables.customers.c.stripe_id.in_(gone), tables.customers.c.deleted.is_(False))
             .values(deleted=True, updated_at=now)
         )
 
 
 def _customer_upsert(ins: Any, cols: list[str]) -> Any:
     ex = ins.excluded
-    t = T_CUSTOMERS.c
+    t = tables.customers.c
     fields = [c for c in _CUSTOMER_FIELDS if c in cols]
     set_: dict[str, Any] = {col: func.coalesce(ex[col], t[col]) for col in fields}
     # The state belongs to the country: a new country from Stripe brings its state (or none).
@@ -436,7 +410,7 @@ def assign_email_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Keep `email_key` unique: of the Stripe customers sharing an email, the earliest
     created (then lowest Stripe id) holds it; a customer created through the API keeps
     its own. The rule does not depend on the order pages arrive in."""
-    c = T_CUSTOMERS.c
+    c = tables.customers.c
     sids = [r["stripe_id"] for r in rows]
     wanted = {r["stripe_id"]: r["email"].strip().lower() for r in rows if r.get("email")}
     keys = set(wanted.values())
@@ -469,12 +443,14 @@ def assign_email_keys(conn: Connection, rows: list[dict[str, Any]]) -> None:
             changes[best.id] = key
     cleared = [i for i, k in changes.items() if k is None]
     if cleared:
-        conn.execute(update(T_CUSTOMERS).where(c.id.in_(cleared)).values(email_key=None))
+        conn.execute(update(tables.customers).where(c.id.in_(cleared)).values(email_key=None))
     claimed = [{"cid": cid, "key": key} for cid, key in changes.items() if key is not None]
     if claimed:
         # One executemany: a statement per customer cost more than the rest of the page.
         conn.execute(
-            update(T_CUSTOMERS).where(c.id == bindparam("cid")).values(email_key=bindparam("key")),
+            update(tables.customers)
+            .where(c.id == bindparam("cid"))
+            .values(email_key=bindparam("key")),
             claimed,
         )
 
@@ -491,34 +467,34 @@ def upsert_plans(conn: Connection, rows: list[dict[str, Any]], now: datetime) ->
         def build(ins: Any, cols: list[str], legacy: bool = legacy) -> Any:
             ex = ins.excluded
             changed = [c for c in cols if c not in ("id", "updated_at")]
-            where = or_(*[T_PLANS.c[col].is_distinct_from(ex[col]) for col in changed])
+            where = or_(*[tables.plans.c[col].is_distinct_from(ex[col]) for col in changed])
             if legacy:
-                where = and_(T_PLANS.c.source != "stripe_price", where)
+                where = and_(tables.plans.c.source != "stripe_price", where)
             return ins.on_conflict_do_update(
                 index_elements=["id"],
                 set_={col: ex[col] for col in [*changed, "updated_at"]},
                 where=where,
             )
 
-        _many(conn, T_PLANS, group, "plans_legacy" if legacy else "plans", build)
+        _many(conn, tables.plans, group, "plans_legacy" if legacy else "plans", build)
     gone = [r["id"] for r in rows if r.get("deleted")]
     if gone:
         conn.execute(
-            update(T_PLANS)
-            .where(T_PLANS.c.id.in_(gone), T_PLANS.c.deleted.is_(False))
+            update(tables.plans)
+            .where(tables.plans.c.id.in_(gone), tables.plans.c.deleted.is_(False))
             .values(deleted=True, updated_at=now)
         )
 
 
 def refresh_plan_names(conn: Connection) -> None:
     """name = nickname, else the product's name, else the id (set-based, only changed rows)."""
-    p = T_PLANS.c
+    p = tables.plans.c
     product_name = (
-        select(T_PRODUCTS.c.name).where(T_PRODUCTS.c.id == p.product_id).scalar_subquery()
+        select(tables.products.c.name).where(tables.products.c.id == p.product_id).scalar_subquery()
     )
     wanted = func.coalesce(p.nickname, product_name, p.id)
     conn.execute(
-        update(T_PLANS)
+        update(tables.plans)
         .where(p.source.in_(["stripe_price", "stripe_plan"]), p.name.is_distinct_from(wanted))
         .values(name=wanted)
     )
@@ -682,13 +658,13 @@ def _write_batch(conn: Connection, b: _Batch, now: datetime, res: PageResult) ->
     if rows.get("customers"):
         upsert_customers(conn, rows["customers"], now)
     if rows.get("products"):
-        _upsert(conn, T_PRODUCTS, [{**r, "updated_at": now} for r in rows["products"]])
-    _mark_deleted(conn, T_PRODUCTS, b.deleted.get("products", []), now)
+        _upsert(conn, tables.products, [{**r, "updated_at": now} for r in rows["products"]])
+    _mark_deleted(conn, tables.products, b.deleted.get("products", []), now)
     if rows.get("plans"):
         upsert_plans(conn, rows["plans"], now)
     if rows.get("coupons"):
-        _upsert(conn, T_COUPONS, [{**r, "updated_at": now} for r in rows["coupons"]])
-    _mark_deleted(conn, T_COUPONS, b.deleted.get("coupons", []), now)
+        _upsert(conn, tables.coupons, [{**r, "updated_at": now} for r in rows["coupons"]])
+    _mark_deleted(conn, tables.coupons, b.deleted.get("coupons", []), now)
 
     refs: set[str | None] = set()
     for table in (
@@ -705,27 +681,34 @@ def _write_batch(conn: Connection, b: _Batch, now: datetime, res: PageResult) ->
     if rows.get("subscriptions"):
         subs = _map_customers(rows["subscriptions"], mapping, keep_stripe_id=True)
         _fill_coupons_from_known_discounts(conn, subs, res.unexpanded_discounts)
-        _upsert(conn, T_SUBS, [{**r, "updated_at": now} for r in subs])
+        _upsert(conn, tables.subscriptions, [{**r, "updated_at": now} for r in subs])
         items = [{**r, "updated_at": now} for r in rows.get("subscription_items", [])]
         keep = [r["id"] for r in items]
         conn.execute(
-            delete(T_ITEMS).where(
-                T_ITEMS.c.subscription_id.in_(b.sub_ids), T_ITEMS.c.id.not_in(keep)
+            delete(tables.subscription_items).where(
+                tables.subscription_items.c.subscription_id.in_(b.sub_ids),
+                tables.subscription_items.c.id.not_in(keep),
             )
         )
-        _upsert(conn, T_ITEMS, items)
+        _upsert(conn, tables.subscription_items, items)
     if b.deleted_invoices:
-        conn.execute(delete(T_LINES).where(T_LINES.c.invoice_id.in_(b.deleted_invoices)))
-        conn.execute(delete(T_DISCOUNTS).where(T_DISCOUNTS.c.invoice_id.in_(b.deleted_invoices)))
         conn.execute(
-            delete(T_INVOICES).where(
-                T_INVOICES.c.id.in_(b.deleted_invoices), T_INVOICES.c.source == "stripe"
+            delete(tables.invoice_lines).where(
+                tables.invoice_lines.c.invoice_id.in_(b.deleted_invoices)
+            )
+        )
+        conn.execute(
+            delete(tables.discounts).where(tables.discounts.c.invoice_id.in_(b.deleted_invoices))
+        )
+        conn.execute(
+            delete(tables.invoices).where(
+                tables.invoices.c.id.in_(b.deleted_invoices), tables.invoices.c.source == "stripe"
             )
         )
         res.deleted_invoice_ids.extend(b.deleted_invoices)
     if rows.get("invoices"):
         invs = _map_customers(rows["invoices"], mapping, keep_stripe_id=True)
-        _upsert(conn, T_INVOICES, [{**r, "updated_at": now} for r in invs])
+        _upsert(conn, tables.invoices, [{**r, "updated_at": now} for r in invs])
         by_invoice = {r["id"]: r["customer_id"] for r in invs}
         lines = [
             {**r, "customer_id": by_invoice.get(r["invoice_id"]), "updated_at": now}
@@ -734,11 +717,12 @@ def _write_batch(conn: Connection, b: _Batch, now: datetime, res: PageResult) ->
         if b.complete_invoices:
             keep = [r["id"] for r in lines]
             conn.execute(
-                delete(T_LINES).where(
-                    T_LINES.c.invoice_id.in_(b.complete_invoices), T_LINES.c.id.not_in(keep)
+                delete(tables.invoice_lines).where(
+                    tables.invoice_lines.c.invoice_id.in_(b.complete_invoices),
+                    tables.invoice_lines.c.id.not_in(keep),
                 )
             )
-        _upsert(conn, T_LINES, lines)
+        _upsert(conn, tables.invoice_lines, lines)
         res.invoice_ids.extend(by_invoice)
         _attach_invoice_items(conn, lines)
     if rows.get("discounts"):
@@ -747,14 +731,14 @@ def _write_batch(conn: Connection, b: _Batch, now: datetime, res: PageResult) ->
         _upsert_discounts(conn, list(merged.values()))
     if rows.get("invoice_items"):
         ii = _map_customers(rows["invoice_items"], mapping, keep_stripe_id=False)
-        _upsert(conn, T_II, [{**r, "updated_at": now} for r in ii])
-    _mark_deleted(conn, T_II, b.deleted.get("invoice_items", []), now)
+        _upsert(conn, tables.invoice_items, [{**r, "updated_at": now} for r in ii])
+    _mark_deleted(conn, tables.invoice_items, b.deleted.get("invoice_items", []), now)
     if rows.get("credit_notes"):
         cn = _map_customers(rows["credit_notes"], mapping, keep_stripe_id=False)
-        _upsert(conn, T_CN, [{**r, "updated_at": now} for r in cn])
+        _upsert(conn, tables.credit_notes, [{**r, "updated_at": now} for r in cn])
     if rows.get("refunds"):
         rf = _map_customers(rows["refunds"], mapping, keep_stripe_id=False)
-        _upsert(conn, T_REFUNDS, [{**r, "updated_at": now} for r in rf])
+        _upsert(conn, tables.refunds, [{**r, "updated_at": now} for r in rf])
 
 
 def _attach_invoice_items(conn: Connection, lines: list[dict[str, Any]]) -> None:
@@ -767,10 +751,10 @@ def _attach_invoice_items(conn: Connection, lines: list[dict[str, Any]]) -> None
     ]
     if pairs:
         conn.execute(
-            update(T_II)
+            update(tables.invoice_items)
             .where(
-                T_II.c.id == bindparam("ii"),
-                T_II.c.invoice_id.is_distinct_from(bindparam("inv")),
+                tables.invoice_items.c.id == bindparam("ii"),
+                tables.invoice_items.c.invoice_id.is_distinct_from(bindparam("inv")),
             )
             .values(invoice_id=bindparam("inv")),
             pairs,
@@ -779,7 +763,7 @@ def _attach_invoice_items(conn: Connection, lines: list[dict[str, Any]]) -> None
 
 def _upsert_discounts(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """A discount row is a function of the discount object alone, whoever carried it."""
-    _upsert(conn, T_DISCOUNTS, rows)
+    _upsert(conn, tables.discounts, rows)
 
 
 def _fill_coupons_from_known_discounts(
@@ -792,8 +776,8 @@ def _fill_coupons_from_known_discounts(
         return
     found = dict(
         conn.execute(
-            select(T_DISCOUNTS.c.id, T_DISCOUNTS.c.coupon_id).where(
-                T_DISCOUNTS.c.id.in_({wanted[r["id"]] for r in todo})
+            select(tables.discounts.c.id, tables.discounts.c.coupon_id).where(
+                tables.discounts.c.id.in_({wanted[r["id"]] for r in todo})
             )
         ).all()
     )
@@ -804,7 +788,7 @@ def _fill_coupons_from_known_discounts(
 def link_refunds(conn: Connection) -> None:
     """Refunds name a payment intent; the invoice it paid (and its customer) is found here,
     set-based, whichever of the two arrived first."""
-    r, i = T_REFUNDS.c, T_INVOICES.c
+    r, i = tables.refunds.c, tables.invoices.c
     # Looked up by payment intent alone, the source checked here: with `source` in the
     # same WHERE, SQLite's planner picked the (source, created) index and scanned every
     # invoice once per refund (over a minute at 80,000 invoices).
@@ -831,14 +815,14 @@ def link_refunds(conn: Connection) -> None:
     links = [{"rid": rid, "inv": paid_by[pi][1]} for rid, pi in pending if pi in paid_by]
     if links:
         conn.execute(
-            update(T_REFUNDS)
+            update(tables.refunds)
             .where(r.id == bindparam("rid"), r.invoice_id.is_(None))
             .values(invoice_id=bindparam("inv")),
             links,
         )
     cust = select(i.customer_id).where(i.id == r.invoice_id).limit(1).scalar_subquery()
     conn.execute(
-        update(T_REFUNDS)
+        update(tables.refunds)
         .where(r.customer_id.is_(None), r.invoice_id.is_not(None), cust.is_not(None))
         .values(customer_id=cust)
     )
@@ -848,12 +832,12 @@ def known_discounts(conn: Connection, ids: Iterable[str]) -> set[str]:
     ids = set(ids)
     if not ids:
         return set()
-    return set(conn.scalars(select(T_DISCOUNTS.c.id).where(T_DISCOUNTS.c.id.in_(ids))))
+    return set(conn.scalars(select(tables.discounts.c.id).where(tables.discounts.c.id.in_(ids))))
 
 
 def unfilled_customer_stubs(conn: Connection) -> list[str]:
     """Stripe customers referenced by other objects but never received themselves."""
-    c = T_CUSTOMERS.c
+    c = tables.customers.c
     return list(
         conn.scalars(
             select(c.stripe_id).where(
@@ -868,7 +852,7 @@ def unfilled_customer_stubs(conn: Connection) -> list[str]:
 
 def unfinished_invoices(conn: Connection) -> list[str]:
     """Stripe invoices that may still change: drafts and open ones."""
-    i = T_INVOICES.c
+    i = tables.invoices.c
     return list(
         conn.scalars(select(i.id).where(i.source == "stripe", i.status.in_(["draft", "open"])))
     )

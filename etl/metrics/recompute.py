@@ -26,19 +26,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, text, update
 
+from etl.clock import utcnow
 from etl.config import Settings
+from etl.db import tables
 from etl.db.engine import SQLITE_BUSY_TIMEOUT_MS
-from etl.db.models import (
-    CustomerMrr,
-    CustomerPlanMrr,
-    CustomerSnapshot,
-    DirtyCustomer,
-    FxRate,
-    JobRun,
-    MrrByPlan,
-    MrrMonthly,
-    Plan,
-)
 from etl.logs import get_logger
 from etl.metrics.engine import (
     Adjustment,
@@ -58,15 +49,7 @@ from etl.periods import month_date, month_index, to_epoch
 
 log = get_logger(__name__)
 
-CPM = CustomerPlanMrr.__table__  # type: ignore[attr-defined]
-CM = CustomerMrr.__table__  # type: ignore[attr-defined]
-SNAP = CustomerSnapshot.__table__  # type: ignore[attr-defined]
-MONTHLY = MrrMonthly.__table__  # type: ignore[attr-defined]
-BYPLAN = MrrByPlan.__table__  # type: ignore[attr-defined]
-DIRTY = DirtyCustomer.__table__  # type: ignore[attr-defined]
-FX = FxRate.__table__  # type: ignore[attr-defined]
-JOBS = JobRun.__table__  # type: ignore[attr-defined]
-PLANS = Plan.__table__  # type: ignore[attr-defined]
+CPM = tables.customer_plan_mrr
 
 FLUSH_ROWS = 20_000
 SQLITE_CACHE_KB = 256_000
@@ -433,9 +416,9 @@ def _naive_utc(ts: datetime) -> datetime:
 
 def _last_run(conn: Connection) -> tuple[dict[str, Any], datetime] | None:
     row = conn.execute(
-        select(JOBS.c.counts_json, JOBS.c.started_at)
-        .where(JOBS.c.job == "recompute", JOBS.c.status == "ok")
-        .order_by(JOBS.c.id.desc())
+        select(tables.job_runs.c.counts_json, tables.job_runs.c.started_at)
+        .where(tables.job_runs.c.job == "recompute", tables.job_runs.c.status == "ok")
+        .order_by(tables.job_runs.c.id.desc())
         .limit(1)
     ).first()
     if row is None or not row[0]:
@@ -455,11 +438,11 @@ def _stored_aggregates(conn: Connection) -> dict[str, dict[tuple[Any, ...], dict
     return {
         "monthly": {
             tuple(m[k] for k in MONTHLY_KEY): m
-            for m in (dict(r._mapping) for r in conn.execute(select(MONTHLY)))
+            for m in (dict(r._mapping) for r in conn.execute(select(tables.mrr_monthly)))
         },
         "by_plan": {
             tuple(m[k] for k in BYPLAN_KEY): m
-            for m in (dict(r._mapping) for r in conn.execute(select(BYPLAN)))
+            for m in (dict(r._mapping) for r in conn.execute(select(tables.mrr_by_plan)))
         },
     }
 
@@ -510,22 +493,24 @@ def _write_aggregates(
     mc = params.current_month
     rates = {
         (r.currency.lower(), month_index(r.month)): Decimal(r.rate)
-        for r in conn.execute(select(FX.c.currency, FX.c.month, FX.c.rate))
+        for r in conn.execute(
+            select(tables.fx_rates.c.currency, tables.fx_rates.c.month, tables.fx_rates.c.rate)
+        )
     }
-    names = {r[0]: r[1] for r in conn.execute(select(PLANS.c.id, PLANS.c.name))}
+    names = {r[0]: r[1] for r in conn.execute(select(tables.plans.c.id, tables.plans.c.name))}
     native = monthly_rows(agg, mc)
     rep, missing = reporting_rows(agg, rates, settings.reporting_currency, mc)
     plan_rows = by_plan_rows(agg, names)
     if stored is not None:
-        _replace_changed(conn, MONTHLY, MONTHLY_KEY, stored["monthly"], native + rep)
-        _replace_changed(conn, BYPLAN, BYPLAN_KEY, stored["by_plan"], plan_rows)
+        _replace_changed(conn, tables.mrr_monthly, MONTHLY_KEY, stored["monthly"], native + rep)
+        _replace_changed(conn, tables.mrr_by_plan, BYPLAN_KEY, stored["by_plan"], plan_rows)
     else:
-        conn.execute(delete(MONTHLY))
-        conn.execute(delete(BYPLAN))
+        conn.execute(delete(tables.mrr_monthly))
+        conn.execute(delete(tables.mrr_by_plan))
         if native or rep:
-            conn.execute(insert(MONTHLY), native + rep)
+            conn.execute(insert(tables.mrr_monthly), native + rep)
         for start in range(0, len(plan_rows), 1000):
-            conn.execute(insert(BYPLAN), plan_rows[start : start + 1000])
+            conn.execute(insert(tables.mrr_by_plan), plan_rows[start : start + 1000])
     report.monthly_rows = len(native) + len(rep)
     report.by_plan_rows = len(plan_rows)
     report.missing_rates = missing
@@ -624,12 +609,16 @@ def _full_in_workers(
 def _full(
     conn: Connection, settings: Settings, params: Params, as_of: datetime, report: RecomputeReport
 ) -> None:
-    for t in (CPM, CM, SNAP):
+    for t in (CPM, tables.customer_mrr, tables.customer_snapshots):
         conn.execute(delete(t))
     # SQLite: secondary indexes are rebuilt once at the end, cheaper than maintaining them
     # row by row (readers keep their WAL snapshot). Not on PostgreSQL, where DROP INDEX
     # would lock readers out of the table until the transaction ends.
-    indexes = [idx for t in (CPM, CM) for idx in t.indexes] if conn.dialect.name == "sqlite" else []
+    indexes = (
+        [idx for t in (CPM, tables.customer_mrr) for idx in t.indexes]
+        if conn.dialect.name == "sqlite"
+        else []
+    )
     for idx in indexes:
         idx.drop(conn)
     expected = _expected(conn)
@@ -897,14 +886,23 @@ def _incremental(
     writer.close()
     patch.close()
     # Every snapshot carries the `as_of` of the last run (rows already at it stay untouched).
-    conn.execute(update(SNAP).where(SNAP.c.as_of != as_of).values(as_of=as_of))
+    conn.execute(
+        update(tables.customer_snapshots)
+        .where(tables.customer_snapshots.c.as_of != as_of)
+        .values(as_of=as_of)
+    )
     _write_aggregates(conn, settings, agg, params, report, stored)
 
 
 def _dirty_set(
     conn: Connection, settings: Settings, since: datetime
 ) -> tuple[set[int], list[tuple[int, datetime]]]:
-    marks = [(r[0], r[1]) for r in conn.execute(select(DIRTY.c.customer_id, DIRTY.c.marked_at))]
+    marks = [
+        (r[0], r[1])
+        for r in conn.execute(
+            select(tables.dirty_customers.c.customer_id, tables.dirty_customers.c.marked_at)
+        )
+    ]
     ids = {c for c, _ in marks}
     extra = [
         "SELECT customer_id FROM subscriptions WHERE updated_at >= :since AND customer_id IS NOT NULL",
@@ -936,7 +934,7 @@ def recompute(
 ) -> RecomputeReport:
     """Rebuild the metric tables; incremental unless `full` or the last run's state differs."""
     t0 = time.perf_counter()
-    started = datetime.now(UTC).replace(tzinfo=None)
+    started = utcnow()
     as_of = _naive_utc(as_of) if as_of is not None else started
     params = Params(
         as_of=to_epoch(as_of),
@@ -947,7 +945,7 @@ def recompute(
     state = _state(settings, params)
     with engine.begin() as conn:
         pk = conn.execute(
-            insert(JOBS).values(
+            insert(tables.job_runs).values(
                 job="recompute", trigger=trigger, status="running", started_at=started
             )
         ).inserted_primary_key
@@ -980,7 +978,11 @@ def recompute(
             if reason:
                 marks = [
                     (r[0], r[1])
-                    for r in conn.execute(select(DIRTY.c.customer_id, DIRTY.c.marked_at))
+                    for r in conn.execute(
+                        select(
+                            tables.dirty_customers.c.customer_id, tables.dirty_customers.c.marked_at
+                        )
+                    )
                 ]
                 report.reason = reason
                 _full(conn, settings, params, as_of, report)
@@ -991,19 +993,20 @@ def recompute(
                 report.reason = f"{len(ids)} changed customers"
                 _incremental(conn, settings, params, as_of, sorted(ids), report)
             if marks:
-                stmt = delete(DIRTY).where(
-                    DIRTY.c.customer_id == bindparam("c"), DIRTY.c.marked_at == bindparam("t")
+                stmt = delete(tables.dirty_customers).where(
+                    tables.dirty_customers.c.customer_id == bindparam("c"),
+                    tables.dirty_customers.c.marked_at == bindparam("t"),
                 )
                 conn.execute(stmt, [{"c": c, "t": t} for c, t in marks])
             report.duration_s = round(time.perf_counter() - t0, 3)
             counts = report.counts()
             counts["state"] = state
             conn.execute(
-                update(JOBS)
-                .where(JOBS.c.id == job_id)
+                update(tables.job_runs)
+                .where(tables.job_runs.c.id == job_id)
                 .values(
                     status="ok",
-                    finished_at=datetime.now(UTC).replace(tzinfo=None),
+                    finished_at=utcnow(),
                     counts_json=json.dumps(counts, default=str),
                 )
             )
@@ -1012,11 +1015,11 @@ def recompute(
     except Exception as exc:
         with engine.begin() as conn:
             conn.execute(
-                update(JOBS)
-                .where(JOBS.c.id == job_id)
+                update(tables.job_runs)
+                .where(tables.job_runs.c.id == job_id)
                 .values(
                     status="failed",
-                    finished_at=datetime.now(UTC).replace(tzinfo=None),
+                    finished_at=utcnow(),
                     error=str(exc)[:2000],
                 )
             )

@@ -9,7 +9,7 @@ the grace period), so it is decided by the engine, not stored here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -26,16 +26,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from etl.clock import utcnow
 from etl.config import Settings
-from etl.db.models import DirtyCustomer, Invoice, InvoiceLine, Plan, RevenueLine
+from etl.db import tables
 from etl.db.upsert import upsert_rows
 from etl.logs import get_logger
 
-INVOICES = Invoice.__table__  # type: ignore[attr-defined]
-LINES = InvoiceLine.__table__  # type: ignore[attr-defined]
-PLANS = Plan.__table__  # type: ignore[attr-defined]
-REVENUE = RevenueLine.__table__  # type: ignore[attr-defined]
-DIRTY = DirtyCustomer.__table__  # type: ignore[attr-defined]
+INVOICES = tables.invoices
 
 PAGE = 2_000
 log = get_logger(__name__)
@@ -73,7 +70,7 @@ def _new_rows(now: datetime, scope: Any | None) -> Any:
     is one_time. Imported lines carry line_type 'subscription' when they have a plan
     and 'invoiceitem' otherwise, so both sources go through the same rules. Tax-inclusive
     prices: the inclusive tax is not revenue."""
-    i, li, p = INVOICES.c, LINES.c, PLANS.c
+    i, li, p = INVOICES.c, tables.invoice_lines.c, tables.plans.c
     kind = case(
         (or_(li.plan_id.is_(None), li.plan_id == ""), "one_time"),
         (and_(p.type.is_not(None), p.type != "recurring"), "one_time"),
@@ -116,14 +113,16 @@ def _new_rows(now: datetime, scope: Any | None) -> Any:
             i.status.label("invoice_status"),
             i.due_date.label("due_date"),
             i.paid_at.label("paid_at"),
-            literal(now, REVENUE.c.updated_at.type).label("updated_at"),
+            literal(now, tables.revenue_lines.c.updated_at.type).label("updated_at"),
         )
-        .select_from(LINES.join(INVOICES, INVOICES.c.id == LINES.c.invoice_id))
-        .outerjoin(PLANS, PLANS.c.id == LINES.c.plan_id)
+        .select_from(
+            tables.invoice_lines.join(INVOICES, INVOICES.c.id == tables.invoice_lines.c.invoice_id)
+        )
+        .outerjoin(tables.plans, tables.plans.c.id == tables.invoice_lines.c.plan_id)
         .where(customer.is_not(None))
     )
     if scope is not None:
-        q = q.where(LINES.c.invoice_id.in_(scope))
+        q = q.where(tables.invoice_lines.c.invoice_id.in_(scope))
     return q
 
 
@@ -139,7 +138,7 @@ def _refresh(conn: Connection, now: datetime, scope: Sequence[str] | None) -> se
     """Bring revenue_lines in line with the invoice lines of `scope` (None: all) in three
     set-based statements; returns the customers whose lines changed, appeared or went."""
     new = _new_rows(now, scope).subquery("n")
-    old = REVENUE.alias("o")
+    old = tables.revenue_lines.alias("o")
     same_key = and_(old.c.source == new.c.source, old.c.line_id == new.c.line_id)
     differs = or_(*[old.c[c].is_distinct_from(new.c[c]) for c in _COMPARED])
     changed = (
@@ -153,16 +152,17 @@ def _refresh(conn: Connection, now: datetime, scope: Sequence[str] | None) -> se
         if b is not None:
             affected.add(b)
     # Stored lines of the scope that the invoice lines no longer make.
-    in_scope = REVENUE.c.invoice_id.in_(scope) if scope is not None else true()
+    in_scope = tables.revenue_lines.c.invoice_id.in_(scope) if scope is not None else true()
     fresh = _new_rows(now, scope).subquery("f")
     gone = in_scope & ~exists().where(
-        fresh.c.source == REVENUE.c.source, fresh.c.line_id == REVENUE.c.line_id
+        fresh.c.source == tables.revenue_lines.c.source,
+        fresh.c.line_id == tables.revenue_lines.c.line_id,
     )
-    affected |= {r[0] for r in conn.execute(select(REVENUE.c.customer_id).where(gone))}
-    conn.execute(delete(REVENUE).where(gone))
+    affected |= {r[0] for r in conn.execute(select(tables.revenue_lines.c.customer_id).where(gone))}
+    conn.execute(delete(tables.revenue_lines).where(gone))
     if affected:
         src = _new_rows(now, scope).subquery("s")
-        ins = _insert_for(conn)(REVENUE).from_select(
+        ins = _insert_for(conn)(tables.revenue_lines).from_select(
             _COLUMNS, select(*[src.c[c] for c in _COLUMNS]).where(true())
         )
         excluded = ins.excluded
@@ -170,7 +170,9 @@ def _refresh(conn: Connection, now: datetime, scope: Sequence[str] | None) -> se
             ins.on_conflict_do_update(
                 index_elements=["source", "line_id"],
                 set_={c: excluded[c] for c in _COLUMNS if c not in ("source", "line_id")},
-                where=or_(*[REVENUE.c[c].is_distinct_from(excluded[c]) for c in _COMPARED]),
+                where=or_(
+                    *[tables.revenue_lines.c[c].is_distinct_from(excluded[c]) for c in _COMPARED]
+                ),
             )
         )
     return affected
@@ -183,7 +185,7 @@ def _insert_for(conn: Connection) -> Any:
 def mark_dirty(conn: Connection, customer_ids: Iterable[int], now: datetime) -> None:
     rows = [{"customer_id": c, "marked_at": now} for c in sorted(set(customer_ids))]
     if rows:
-        upsert_rows(conn, DIRTY, rows)
+        upsert_rows(conn, tables.dirty_customers, rows)
 
 
 def refresh_revenue_lines(
@@ -197,7 +199,7 @@ def refresh_revenue_lines(
     stored line is independent of the settings (tax and grace are applied at compute time).
     """
     del settings
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = utcnow()
     affected: set[int] = set()
     if invoice_ids is None:
         affected = _refresh(conn, now, None)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
 
-from etl.db.models import MrrMonthly
+from etl.db import tables
 from etl.report.raster import Canvas, parse_color
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def load_series(engine: Engine, *, currency: str | None = None, months: int = 36
     Without a currency: the converted (reporting) totals when every month has all its
     rates, else the native currency with the largest latest MRR.
     """
-    t = MrrMonthly.__table__  # type: ignore[attr-defined]
+    t = tables.mrr_monthly
     with engine.connect() as conn:
         rows = conn.execute(select(t).order_by(t.c.month)).all()
     if not rows:

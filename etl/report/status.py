@@ -12,16 +12,15 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from etl.db import tables
 from etl.db.models import (
     Customer,
     Invoice,
-    JobRun,
-    MrrMonthly,
     RawObject,
     RevenueLine,
     Subscription,
-    SyncRun,
 )
+from etl.db.tables import table_of
 
 COUNTED_TABLES = {
     "customers": Customer,
@@ -56,7 +55,7 @@ def _run(row: Any) -> dict[str, Any]:
 
 def job_summary(engine: Engine) -> dict[str, Any]:
     """For each job: its latest run and its latest successful run."""
-    t = JobRun.__table__  # type: ignore[attr-defined]
+    t = tables.job_runs
     out: dict[str, Any] = {}
     with engine.connect() as conn:
         latest = select(t.c.job, func.max(t.c.id).label("id")).group_by(t.c.job).subquery("latest")
@@ -74,7 +73,7 @@ def job_summary(engine: Engine) -> dict[str, Any]:
 
 
 def last_sync_run(engine: Engine) -> dict[str, Any] | None:
-    t = SyncRun.__table__  # type: ignore[attr-defined]
+    t = tables.sync_runs
     with engine.connect() as conn:
         row = conn.execute(select(t).order_by(t.c.id.desc()).limit(1)).first()
     if row is None:
@@ -93,7 +92,7 @@ def last_sync_run(engine: Engine) -> dict[str, Any] | None:
 
 def last_ok_sync_finished(engine: Engine) -> datetime | None:
     """`etl sync` run by hand records only a sync_runs row: count it too."""
-    t = SyncRun.__table__  # type: ignore[attr-defined]
+    t = tables.sync_runs
     with engine.connect() as conn:
         return conn.execute(select(func.max(t.c.finished_at)).where(t.c.status == "ok")).scalar()
 
@@ -101,18 +100,14 @@ def last_ok_sync_finished(engine: Engine) -> datetime | None:
 def table_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
-            name: int(
-                conn.execute(
-                    select(func.count()).select_from(model.__table__)  # type: ignore[attr-defined]
-                ).scalar_one()
-            )
+            name: int(conn.execute(select(func.count()).select_from(table_of(model))).scalar_one())
             for name, model in COUNTED_TABLES.items()
         }
 
 
 def current_mrr(engine: Engine) -> list[dict[str, Any]]:
     """MRR of the latest month computed, per currency (native) and converted (reporting)."""
-    t = MrrMonthly.__table__  # type: ignore[attr-defined]
+    t = tables.mrr_monthly
     with engine.connect() as conn:
         month = conn.execute(select(func.max(t.c.month))).scalar()
         if month is None:

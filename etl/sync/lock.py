@@ -15,16 +15,17 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, select, text, update
 
-from etl.db.models import Lock
+from etl.clock import utcnow
+from etl.db import tables
 from etl.db.upsert import _insert_for
 from etl.errors import EtlError
 
-T_LOCKS = Lock.__table__  # type: ignore[attr-defined]
+T_LOCKS = tables.locks
 
 HEARTBEAT_S = 5.0
 STALE_AFTER_S = 60.0
@@ -32,10 +33,6 @@ STALE_AFTER_S = 60.0
 
 class LockBusy(EtlError):
     """Another sync holds the lock."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _holder() -> str:
@@ -71,7 +68,7 @@ class SyncLock:
     # -- taking
 
     def _try_row(self) -> tuple[bool, Any]:
-        now = _now()
+        now = utcnow()
         with self.engine.begin() as conn:
             row = conn.execute(select(T_LOCKS).where(T_LOCKS.c.name == self.name)).first()
             pg = conn.dialect.name == "postgresql"
@@ -132,7 +129,7 @@ class SyncLock:
                 conn.execute(
                     update(T_LOCKS)
                     .where(T_LOCKS.c.name == self.name, T_LOCKS.c.holder == self.holder)
-                    .values(heartbeat_at=_now())
+                    .values(heartbeat_at=utcnow())
                 )
 
     def release(self) -> None:

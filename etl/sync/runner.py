@@ -33,8 +33,9 @@ from typing import Any
 import stripe
 from sqlalchemy import Connection, Engine, delete, select, update
 
+from etl.clock import utcnow
 from etl.config import Settings
-from etl.db.models import SyncCursor, SyncRun
+from etl.db import tables
 from etl.db.upsert import upsert_rows
 from etl.errors import EtlError
 from etl.extract import fetch as f
@@ -57,8 +58,7 @@ from etl.sync.progress import Progress
 
 log = get_logger("etl.sync")
 
-T_CURSORS = SyncCursor.__table__  # type: ignore[attr-defined]
-T_RUNS = SyncRun.__table__  # type: ignore[attr-defined]
+T_CURSORS = tables.sync_cursors
 
 EVENTS_RETENTION = timedelta(days=30)
 # Stripe's oldest possible object; a lower bound for the search of an account's start.
@@ -88,10 +88,6 @@ WRITER_CHECKPOINT_PAGES = 16_384
 
 class StripeAuthError(EtlError):
     """The key was refused: nothing can be synced."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -255,12 +251,12 @@ class SyncRunner:
         with self.engine.begin() as conn:
             # Runs left "running" by a process that died: the lock is ours now.
             conn.execute(
-                update(T_RUNS)
-                .where(T_RUNS.c.status == "running")
+                update(tables.sync_runs)
+                .where(tables.sync_runs.c.status == "running")
                 .values(status="interrupted", finished_at=now)
             )
             run_id = conn.execute(  # type: ignore[index]
-                T_RUNS.insert().values(
+                tables.sync_runs.insert().values(
                     kind=kind,
                     status="running",
                     started_at=now,
@@ -282,8 +278,8 @@ class SyncRunner:
             return
         with self.engine.begin() as conn:
             conn.execute(
-                update(T_RUNS)
-                .where(T_RUNS.c.id == s.run_id)
+                update(tables.sync_runs)
+                .where(tables.sync_runs.c.id == s.run_id)
                 .values(
                     kind=s.kind,
                     status=status,
@@ -304,7 +300,9 @@ class SyncRunner:
             self._finish_run("failed", "authentication failed")
             return
         with self.engine.begin() as conn:
-            conn.execute(delete(T_RUNS).where(T_RUNS.c.id == self.summary.run_id))
+            conn.execute(
+                delete(tables.sync_runs).where(tables.sync_runs.c.id == self.summary.run_id)
+            )
 
     # -- entry point
 

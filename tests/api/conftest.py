@@ -14,7 +14,7 @@ from etl.api.app import create_app
 from etl.api.keys import create_key
 from etl.bootstrap import Container, bootstrap
 from etl.config import load_settings
-from etl.db.models import Customer, CustomerSnapshot, MrrByPlan, MrrMonthly, Plan
+from etl.db import tables
 
 NOW = datetime(2026, 11, 21, 12, 0, 0)
 
@@ -57,7 +57,7 @@ def client(make_client: Callable[..., TestClient], api_key: str) -> TestClient:
 
 
 def add_customers(engine: Engine, rows: list[dict[str, Any]]) -> list[int]:
-    table = Customer.__table__  # type: ignore[attr-defined]
+    table = tables.customers
     ids = []
     with engine.begin() as conn:
         for r in rows:
@@ -71,7 +71,7 @@ def add_customers(engine: Engine, rows: list[dict[str, Any]]) -> list[int]:
 
 
 def add_snapshot(engine: Engine, customer_id: int, **figures: Any) -> None:
-    table = CustomerSnapshot.__table__  # type: ignore[attr-defined]
+    table = tables.customer_snapshots
     with engine.begin() as conn:
         conn.execute(
             table.insert().values(
@@ -90,7 +90,7 @@ def add_snapshot(engine: Engine, customer_id: int, **figures: Any) -> None:
 
 
 def add_plans(engine: Engine, rows: list[dict[str, Any]]) -> None:
-    table = Plan.__table__  # type: ignore[attr-defined]
+    table = tables.plans
     with engine.begin() as conn:
         for r in rows:
             conn.execute(
@@ -145,7 +145,7 @@ def mrr_row(
 
 def add_mrr(engine: Engine, rows: list[dict[str, Any]]) -> None:
     with engine.begin() as conn:
-        conn.execute(MrrMonthly.__table__.insert(), rows)  # type: ignore[attr-defined]
+        conn.execute(tables.mrr_monthly.insert(), rows)
 
 
 def by_plan_row(
@@ -183,4 +183,4 @@ def by_plan_row(
 
 def add_by_plan(engine: Engine, rows: list[dict[str, Any]]) -> None:
     with engine.begin() as conn:
-        conn.execute(MrrByPlan.__table__.insert(), rows)  # type: ignore[attr-defined]
+        conn.execute(tables.mrr_by_plan.insert(), rows)

@@ -6,10 +6,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from etl.bootstrap import Container
-from etl.db.models import Customer
+from etl.db import tables
 from tests.api.conftest import add_customers, add_snapshot
 
-CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+CUSTOMERS = tables.customers
 FIELDS = {
     "id",
     "stripe_id",

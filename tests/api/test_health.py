@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from etl.api.app import create_app
 from etl.bootstrap import Container, bootstrap
 from etl.config import load_settings
-from etl.db.models import JobRun, SyncRun
+from etl.db import tables
 
 COUNTS = {"objects": 0, "requests": 0, "retries": 0, "malformed": 0}
 
@@ -29,7 +29,7 @@ def test_reports_last_successful_runs(
     }
     with container.engine.begin() as conn:
         conn.execute(
-            SyncRun.__table__.insert(),  # type: ignore[attr-defined]
+            tables.sync_runs.insert(),
             [
                 {
                     **COUNTS,
@@ -48,7 +48,7 @@ def test_reports_last_successful_runs(
             ],
         )
         conn.execute(
-            JobRun.__table__.insert(),  # type: ignore[attr-defined]
+            tables.job_runs.insert(),
             [
                 {
                     "trigger": "cli",

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 
 from etl.bootstrap import Container
-from etl.db.models import Invoice
+from etl.db import tables
 from tests.api.conftest import NOW, add_customers
 
-INVOICES = Invoice.__table__  # type: ignore[attr-defined]
+INVOICES = tables.invoices
 FIELDS = {
     "id",
     "subscription_id",

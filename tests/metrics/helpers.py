@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
+from etl.db import tables
 from etl.db.models import Customer, Plan
 from etl.periods import add_months
 
@@ -35,7 +36,7 @@ def add_customers(conn: Connection, ids: list[int], **extra: Any) -> None:
         )
         for i in ids
     ]
-    conn.execute(insert(Customer.__table__), rows)
+    conn.execute(insert(tables.customers), rows)
 
 
 def add_plan(
@@ -59,7 +60,7 @@ def add_plan(
         "updated_at": NOW,
     }
     values.update(extra)
-    conn.execute(insert(Plan.__table__), [_row(Plan, **values)])
+    conn.execute(insert(tables.plans), [_row(Plan, **values)])
 
 
 def playbook_periods() -> list[dict[str, str]]:

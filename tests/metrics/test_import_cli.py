@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from etl.cli import main
+from etl.db import tables
 from etl.db.engine import make_engine
 from etl.db.models import FxRate, Invoice, MrrMonthly, RevenueLine
 from etl.db.schema import init_db
@@ -102,9 +103,9 @@ def test_good_file_imports_then_reimport_reports_duplicates(
 
     eng = make_engine(db)
     with eng.connect() as conn:
-        inv = {r.id: r for r in conn.execute(select(Invoice.__table__))}  # type: ignore[attr-defined]
+        inv = {r.id: r for r in conn.execute(select(tables.invoices))}
         feb = conn.execute(
-            select(MrrMonthly.__table__).where(MrrMonthly.month == "2024-02-01")  # type: ignore[attr-defined, arg-type]
+            select(tables.mrr_monthly).where(MrrMonthly.month == "2024-02-01")  # type: ignore[attr-defined, arg-type]
         ).first()
     eng.dispose()
     assert (

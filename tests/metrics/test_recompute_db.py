@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import Engine, delete, select, update
 
 from etl.config import Settings, load_settings
+from etl.db import tables
 from etl.db.engine import make_engine
-from etl.db.models import Invoice, InvoiceLine, JobRun
+from etl.db.models import JobRun
 from etl.metrics.engine import Line, Params, compute_all
 from etl.metrics.recompute import recompute
 from etl.metrics.revenue import refresh_revenue_lines
@@ -58,9 +59,8 @@ def typed_dump(engine: Engine) -> dict[str, list[dict[str, Any]]]:
 
 def reference(engine: Engine, settings: Settings) -> Any:
     """The pure engine on the stored revenue lines (no subscriptions, refunds: compared on MRR)."""
-    from etl.db.models import RevenueLine
 
-    t = RevenueLine.__table__  # type: ignore[attr-defined]
+    t = tables.revenue_lines
     with engine.connect() as conn:
         lines = [
             Line(
@@ -98,8 +98,8 @@ def populate(engine: Engine, settings: Settings, seed: int) -> dict[str, Any]:
 def mutate(engine: Engine, settings: Settings, info: dict[str, Any], seed: int) -> set[str]:
     """What a later sync does: statuses change, invoices disappear, lines change, new ones."""
     rnd = random.Random(seed + 1000)
-    inv = Invoice.__table__  # type: ignore[attr-defined]
-    lines = InvoiceLine.__table__  # type: ignore[attr-defined]
+    inv = tables.invoices
+    lines = tables.invoice_lines
     touched = set(rnd.sample(info["invoices"], min(12, len(info["invoices"]))))
     with engine.begin() as conn:
         for i, inv_id in enumerate(sorted(touched)):
@@ -162,7 +162,7 @@ def test_recompute_full_incremental_idempotent(engine: Engine, db_url: str, seed
     assert incremental != first
 
     with engine.connect() as conn:
-        runs = conn.execute(select(JobRun.__table__).where(JobRun.job == "recompute")).all()  # type: ignore[attr-defined]
+        runs = conn.execute(select(tables.job_runs).where(JobRun.job == "recompute")).all()
     assert [r.status for r in runs] == ["ok"] * 5
 
 
@@ -299,10 +299,9 @@ def test_aggregate_rows_replaced_by_difference(engine: Engine) -> None:
     changed ones updated, new ones inserted, equal ones left alone."""
     from datetime import date
 
-    from etl.db.models import MrrByPlan
     from etl.metrics.recompute import BYPLAN_KEY, _replace_changed, _stored_aggregates
 
-    t = MrrByPlan.__table__  # type: ignore[attr-defined]
+    t = tables.mrr_by_plan
     sums = [c.name for c in t.columns if c.name not in (*BYPLAN_KEY, "plan_name")]
 
     def row(month: int, plan: str, mrr: int) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from fractions import Fraction
 from sqlalchemy import Engine, delete, insert, select, update
 
 from etl.config import load_settings
-from etl.db.models import DirtyCustomer, Invoice, InvoiceLine, RevenueLine
+from etl.db import tables
+from etl.db.models import Invoice, InvoiceLine
 from etl.imports.invoices import (
     create_manual_invoices,
     delete_manual_invoice,
@@ -21,10 +22,7 @@ from etl.metrics.revenue import refresh_revenue_lines
 from etl.periods import month_index
 from tests.metrics.helpers import NOW, _row, add_customers, add_plan
 
-REV = RevenueLine.__table__  # type: ignore[attr-defined]
-DIRTY = DirtyCustomer.__table__  # type: ignore[attr-defined]
-LINES = InvoiceLine.__table__  # type: ignore[attr-defined]
-INV = Invoice.__table__  # type: ignore[attr-defined]
+REV = tables.revenue_lines
 
 
 def _setup(conn) -> None:  # type: ignore[no-untyped-def]
@@ -35,7 +33,7 @@ def _setup(conn) -> None:  # type: ignore[no-untyped-def]
     add_plan(conn, "price_incl", 1_190, tax_behavior="inclusive", source="stripe_price")
     t0, t1 = datetime(2024, 5, 1), datetime(2024, 6, 1)
     conn.execute(
-        insert(INV),
+        insert(tables.invoices),
         [
             _row(Invoice, id="in_1", customer_id=1, status="paid", currency="usd",
                  subscription_id="sub_1", updated_at=NOW),
@@ -54,7 +52,7 @@ def _setup(conn) -> None:  # type: ignore[no-untyped-def]
         ("il_incl", "in_2", "price_incl", "subscription", False, 1_190, 0, 190, 190),
     ]
     conn.execute(
-        insert(LINES),
+        insert(tables.invoice_lines),
         [
             _row(InvoiceLine, id=i, invoice_id=inv, plan_id=p, line_type=lt, proration=pr,
                  amount=a, discount_amount=d, tax_amount=tax, inclusive_tax_amount=incl,
@@ -87,20 +85,24 @@ def test_kinds_amounts_and_dirty_marks(engine: Engine, db_url: str) -> None:
         assert rev["il_incl"]["amount"] == 1_000 and rev["il_incl"]["net_amount"] == 1_000
         assert rev["il_incl"]["tax_amount"] == 190 and rev["il_incl"]["invoice_status"] == "open"
         assert rev["il_sub"]["interval"] == "month" and rev["il_once"]["interval"] is None
-        assert {r[0] for r in conn.execute(select(DIRTY.c.customer_id))} == {1, 2}
+        assert {r[0] for r in conn.execute(select(tables.dirty_customers.c.customer_id))} == {1, 2}
 
-        conn.execute(delete(DIRTY))
+        conn.execute(delete(tables.dirty_customers))
         # Nothing changed: nobody is dirty.
         assert refresh_revenue_lines(conn, settings, invoice_ids=["in_1", "in_2"]) == set()
         # A line disappears, an invoice is paid: only their customers are affected.
-        conn.execute(delete(LINES).where(LINES.c.id == "il_item"))
-        conn.execute(update(INV).where(INV.c.id == "in_2").values(status="paid"))
+        conn.execute(delete(tables.invoice_lines).where(tables.invoice_lines.c.id == "il_item"))
+        conn.execute(
+            update(tables.invoices).where(tables.invoices.c.id == "in_2").values(status="paid")
+        )
         assert refresh_revenue_lines(conn, settings, invoice_ids=["in_1", "in_2"]) == {1, 2}
         rev = _rev(conn)
         assert "il_item" not in rev and rev["il_incl"]["invoice_status"] == "paid"
         # The whole invoice disappears (full refresh finds orphans).
-        conn.execute(delete(LINES).where(LINES.c.invoice_id == "in_2"))
-        conn.execute(delete(INV).where(INV.c.id == "in_2"))
+        conn.execute(
+            delete(tables.invoice_lines).where(tables.invoice_lines.c.invoice_id == "in_2")
+        )
+        conn.execute(delete(tables.invoices).where(tables.invoices.c.id == "in_2"))
         assert refresh_revenue_lines(conn, settings) == {2}
         assert "il_incl" not in _rev(conn)
 
@@ -140,7 +142,7 @@ def test_imported_invoices_share_the_path_and_round_trip(engine: Engine, db_url:
             "period_end": "2020-04-01T08:00:00+00:00",
             "description": "",
         }
-        stored = conn.execute(select(INV).where(INV.c.id == "x1")).one()
+        stored = conn.execute(select(tables.invoices).where(tables.invoices.c.id == "x1")).one()
         assert manual_invoice_to_api(stored) == api
         rev = _rev(conn)["x1:1"]
         assert rev["source"] == "manual" and rev["kind"] == "subscription"

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from etl.bootstrap import bootstrap
 from etl.config import load_settings
-from etl.db.models import MrrMonthly
+from etl.db import tables
 from etl.db.upsert import upsert_rows
 from etl.report.chart import (
     COLORS,
@@ -74,7 +74,7 @@ def _rows(months: int, currency: str = "usd", basis: str = "native") -> list[dic
 
 def _store(engine: Engine, rows: list[dict[str, Any]]) -> None:
     with engine.begin() as conn:
-        upsert_rows(conn, MrrMonthly.__table__, rows)  # type: ignore[attr-defined]
+        upsert_rows(conn, tables.mrr_monthly, rows)
 
 
 def read_png(data: bytes) -> tuple[int, int, bytes]:

@@ -8,12 +8,12 @@ from sqlalchemy import Engine, insert, select
 
 from etl.bootstrap import bootstrap
 from etl.config import load_settings
-from etl.db.models import RawObject
+from etl.db import tables
 from jobs.prune import prune_raw_versions
 from jobs.runner import run_job
 from tests.ops.helpers import job_runs
 
-RAW = RawObject.__table__  # type: ignore[attr-defined]
+RAW = tables.raw_objects
 NOW = datetime(2026, 6, 1, 12, 0, 0)
 
 

@@ -17,6 +17,7 @@ import stripe
 from sqlalchemy import Engine, text
 
 from etl.cli import main
+from etl.db import tables
 from etl.db.engine import make_engine
 from etl.sync.lock import SyncLock
 from tests.sync.helpers import NORMALIZED, counts, diff, sandbox, snapshot, sync
@@ -68,13 +69,12 @@ def test_a_second_sync_exits_1_while_one_runs(
         held.acquire()  # a session-level advisory lock, as a running sync holds it
     else:
         # A live process on this host holds the lock row (our parent, not us).
-        from etl.db.models import Lock
         from etl.sync.runner import utcnow
 
         now = utcnow()
         with engine.begin() as conn:
             conn.execute(
-                Lock.__table__.insert().values(  # type: ignore[attr-defined]
+                tables.locks.insert().values(
                     name="sync",
                     holder=f"{socket.gethostname()}:{os.getppid()}",
                     acquired_at=now,
@@ -96,7 +96,6 @@ def test_a_second_sync_exits_1_while_one_runs(
 
 def test_stale_lock_of_a_dead_process_is_taken_over(sqlite_engine_factory: object) -> None:
     eng = sqlite_engine_factory("stale")  # type: ignore[operator]
-    from etl.db.models import Lock
     from etl.sync.runner import utcnow
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -104,7 +103,7 @@ def test_stale_lock_of_a_dead_process_is_taken_over(sqlite_engine_factory: objec
     now = utcnow()
     with eng.begin() as conn:
         conn.execute(
-            Lock.__table__.insert().values(  # type: ignore[attr-defined]
+            tables.locks.insert().values(
                 name="sync",
                 holder=f"{socket.gethostname()}:{dead.pid}",
                 acquired_at=now,

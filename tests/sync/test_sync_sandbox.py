@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, select, text, update
 from structlog.testing import capture_logs
 
-from etl.db.models import Customer, SyncCursor
+from etl.db import tables
 from etl.sync.runner import utcnow
 from tests.sync.helpers import counts, diff, sandbox, snapshot, sync
 
@@ -101,7 +101,7 @@ def test_cursor_older_than_30_days_falls_back_to_full_load(engine: Engine) -> No
     with sandbox(customers=20, months=4, seed=5) as srv:
         sync(engine, srv)
         old = (utcnow() - timedelta(days=31)).isoformat()
-        t = SyncCursor.__table__  # type: ignore[attr-defined]
+        t = tables.sync_cursors
         with engine.begin() as conn:
             for row in conn.execute(select(t).where(t.c.resource.like("events:%"))).all():
                 state = json.loads(row.state_json)
@@ -153,7 +153,7 @@ def test_api_customers_untouched_email_collisions_and_stripe_wins(engine: Engine
                 if c.get("email") and not c.get("_deleted")
             ]
         taken = stripe_customers[0]
-        c = Customer.__table__  # type: ignore[attr-defined]
+        c = tables.customers
         now = datetime(2026, 1, 1)
         with engine.begin() as conn:
             conn.execute(

@@ -16,17 +16,15 @@ from etl.api.errors import ApiError, not_found
 from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import Customer, CustomerCreate, CustomerList, CustomerUpdate
 from etl.api.state import api_state
+from etl.db import tables
 from etl.db.engine import read_connection
 from etl.db.lookups import resolve_customer
-from etl.db.models import Customer as CustomerRow
-from etl.db.models import CustomerSnapshot
 
 router = APIRouter(prefix="/v2", tags=["customers"])
 
-CUSTOMERS = CustomerRow.__table__  # type: ignore[attr-defined]
-SNAPSHOTS = CustomerSnapshot.__table__  # type: ignore[attr-defined]
+CUSTOMERS = tables.customers
 _C = CUSTOMERS.c
-_S = SNAPSHOTS.c
+_S = tables.customer_snapshots.c
 
 _COLUMNS = (
     _C.id,
@@ -42,7 +40,7 @@ _COLUMNS = (
     _S.current_subscription_count,
     _S.total_contract_value,
 )
-_JOINED = CUSTOMERS.outerjoin(SNAPSHOTS, _S.customer_id == _C.id)
+_JOINED = CUSTOMERS.outerjoin(tables.customer_snapshots, _S.customer_id == _C.id)
 
 LOOKUP_DOC = (
     "The customer's integer id; its Stripe id, extra id (the lowest id when several share "

@@ -14,15 +14,14 @@ from starlette.responses import Response
 from etl.api.http import json_response
 from etl.api.schemas import Health
 from etl.api.state import api_state
+from etl.db import tables
 from etl.db.engine import read_connection
-from etl.db.models import JobRun, SyncRun
 from etl.logs import get_logger
 
 router = APIRouter(tags=["health"])
 log = get_logger("etl.api.routes.health")
 
-SYNC_RUNS = SyncRun.__table__  # type: ignore[attr-defined]
-JOB_RUNS = JobRun.__table__  # type: ignore[attr-defined]
+SYNC_RUNS = tables.sync_runs
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -31,7 +30,7 @@ def _iso(ts: datetime | None) -> str | None:
 
 def _jobs(conn: Any) -> dict[str, Any]:
     """Each job's latest run and the end of its latest successful one: two grouped queries."""
-    t = JOB_RUNS
+    t = tables.job_runs
     latest = select(t.c.job, func.max(t.c.id).label("id")).group_by(t.c.job).subquery()
     out: dict[str, Any] = {}
     for row in conn.execute(select(t).join(latest, latest.c.id == t.c.id)):
@@ -65,8 +64,8 @@ async def healthz(request: Request) -> Response:
                 select(func.max(SYNC_RUNS.c.finished_at)).where(SYNC_RUNS.c.status == "ok")
             ).scalar()
             last_recompute = conn.execute(
-                select(func.max(JOB_RUNS.c.finished_at)).where(
-                    JOB_RUNS.c.job == "recompute", JOB_RUNS.c.status == "ok"
+                select(func.max(tables.job_runs.c.finished_at)).where(
+                    tables.job_runs.c.job == "recompute", tables.job_runs.c.status == "ok"
                 )
             ).scalar()
             jobs = _jobs(conn)

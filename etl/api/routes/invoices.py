@@ -22,18 +22,16 @@ from etl.api.errors import ApiError, not_found
 from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import DeletedInvoice, Invoice, InvoiceCreate, InvoiceList
 from etl.api.state import api_state
+from etl.db import tables
 from etl.db.engine import read_connection
-from etl.db.models import Customer
-from etl.db.models import Invoice as InvoiceRow
 
 router = APIRouter(prefix="/v2", tags=["invoices"])
 
-INVOICES = InvoiceRow.__table__  # type: ignore[attr-defined]
-CUSTOMERS = Customer.__table__  # type: ignore[attr-defined]
+INVOICES = tables.invoices
 _I = INVOICES.c
 _MANUAL = _I.source == "manual"
-_JOINED = select(INVOICES, CUSTOMERS.c.stripe_id.label("customer_stripe_id")).select_from(
-    INVOICES.outerjoin(CUSTOMERS, CUSTOMERS.c.id == _I.customer_id)
+_JOINED = select(INVOICES, tables.customers.c.stripe_id.label("customer_stripe_id")).select_from(
+    INVOICES.outerjoin(tables.customers, tables.customers.c.id == _I.customer_id)
 )
 
 

@@ -18,16 +18,14 @@ from etl.api.http import cached
 from etl.api.schemas import Mrr, MrrByPlan, MrrList, NoData
 from etl.api.state import api_state
 from etl.config import Settings
+from etl.db import tables
 from etl.db.engine import read_connection
-from etl.db.models import MrrByPlan as MrrByPlanRow
-from etl.db.models import MrrMonthly
 
 router = APIRouter(prefix="/v2", tags=["mrr"])
 
-MONTHLY = MrrMonthly.__table__  # type: ignore[attr-defined]
-BY_PLAN = MrrByPlanRow.__table__  # type: ignore[attr-defined]
+MONTHLY = tables.mrr_monthly
 _M = MONTHLY.c
-_B = BY_PLAN.c
+_B = tables.mrr_by_plan.c
 
 CURRENCY_DOC = (
     "Which series: a currency code gives that currency's own (native) figures. Without it, "
@@ -271,7 +269,7 @@ async def mrr_by_plan(
     cur = check_currency_param(currency)
 
     def build() -> list[dict[str, Any]]:
-        q = select(BY_PLAN)
+        q = select(tables.mrr_by_plan)
         if start is not None:
             q = q.where(_B.month >= start)
         if end is not None:

@@ -16,12 +16,12 @@ from etl.api.errors import ApiError, not_found
 from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import Plan, PlanCreate, PlanList
 from etl.api.state import api_state
+from etl.db import tables
 from etl.db.engine import read_connection
-from etl.db.models import Plan as PlanRow
 
 router = APIRouter(prefix="/v2", tags=["plans"])
 
-PLANS = PlanRow.__table__  # type: ignore[attr-defined]
+PLANS = tables.plans
 _P = PLANS.c
 _COLUMNS = (_P.id, _P.amount, _P.currency, _P.interval, _P.interval_count, _P.name)
 # Plans are what subscriptions are made of: one-time prices are not listed.
