@@ -41,20 +41,14 @@ from etl.errors import EtlError
 from etl.extract import fetch as f
 from etl.extract.client import API_VERSION
 from etl.extract.ratelimit import TokenBucket, default_rate
+from etl.load.catalogue import refresh_plan_names
 from etl.load.derive import DeriveHook
-from etl.load.save import (
-    PageResult,
-    known_discounts,
-    link_refunds,
-    refresh_plan_names,
-    save_objects,
-    unfilled_customer_stubs,
-    unfinished_invoices,
-    write_page,
-)
+from etl.load.save import link_refunds, save_objects, write_page
 from etl.logs import get_logger
+from etl.normalize.page import PageResult
 from etl.sync.pipeline import FetchedPage, PrepareArgs, Preparer, fetch_prepared_pages
 from etl.sync.progress import Progress
+from etl.sync.stored import known_discounts, unfilled_customer_stubs, unfinished_invoices
 
 log = get_logger("etl.sync")
 
