@@ -41,6 +41,7 @@ from etl.errors import EtlError
 from etl.extract import fetch as f
 from etl.extract.client import API_VERSION
 from etl.extract.ratelimit import TokenBucket, default_rate
+from etl.extract.types import carries_discount_ids
 from etl.load.catalogue import refresh_plan_names
 from etl.load.derive import DeriveHook
 from etl.load.save import link_refunds, save_objects, write_page
@@ -913,7 +914,7 @@ class SyncRunner:
         discounts referenced by id that the database does not know yet."""
         bare: dict[tuple[str, str], list[str]] = {}
         for key, (obj, _v) in latest.items():
-            if obj.get("deleted") or key[0] not in ("subscription", "invoice"):
+            if obj.get("deleted") or not carries_discount_ids(key[0]):
                 continue
             ids = [d for d in obj.get("discounts") or [] if isinstance(d, str)]
             if ids:
