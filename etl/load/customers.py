@@ -1,4 +1,5 @@
-"""Customers: Stripe's fill or update theirs, others are referenced by Stripe id.
+"""Customers: Stripe's customer objects written where Stripe has a value, and the
+integer ids that other rows refer to them by.
 
 Other objects name their customer by Stripe id; the writer maps those to integer
 `customers.id`, creating a stub for a customer not received yet (filled in when it
