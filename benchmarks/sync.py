@@ -120,7 +120,7 @@ def _hwm_mb(pid: int) -> float | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--customers", type=int, default=10_000)
     p.add_argument("--months", type=int, default=36)
@@ -134,132 +134,129 @@ def main(argv: list[str] | None = None) -> int:
         help="customers of the rate-limited run (default: customers / 5)",
     )
     p.add_argument("--skip-rate", action="store_true", help="skip the rate-limited run")
-    a = p.parse_args(argv)
+    return p.parse_args(argv)
 
-    from etl.db.engine import make_engine
-    from etl.db.schema import init_db
+
+def main(argv: list[str] | None = None) -> int:
+    a = _parse(argv)
     from etl.logs import configure_logging
     from etl.sandbox.server.app import SandboxServer
     from etl.sandbox.simulation.generator import generate_account
 
     configure_logging("warning", "json")
     tmp = Path(tempfile.mkdtemp(prefix="etl-sync-bench-"))
-
-    def fresh_db(name: str) -> Path:
-        path = tmp / f"{name}.db"
-        eng = make_engine(f"sqlite:///{path}")
-        init_db(eng)
-        eng.dispose()
-        return path
-
     t0 = time.monotonic()
     acct = generate_account(seed=a.seed, customers=a.customers, months=a.months)
     gen_s = time.monotonic() - t0
     with SandboxServer(acct) as srv:
-        assert srv.base_url is not None
-        db = fresh_db("full")
-        before_stats = srv.stats()
-        before = before_stats["total"]
-        full = run_etl(
-            [
-                "sync",
-                "--no-rate-limit",
-                "--no-recompute",
-                "--no-progress",
-                f"--workers={a.workers}",
-            ],
-            db=db,
-            base_url=srv.base_url,
-        )
-        after_stats = srv.stats()
-        served = after_stats["total"] - before
-        by_path = _requests_by_path(before_stats, after_stats)
-        lines = _count(db, "invoice_lines")
-        # Objects that came from Stripe's lists: the summary also counts the customer
-        # stubs a full load infers for deleted customers, which cost no request.
-        objects = _count(db, "raw_objects", "source = 'list'")
-        print(
-            json.dumps(
-                {
-                    "figure": "full load, no rate limit, into SQLite",
-                    "customers": a.customers,
-                    "months": a.months,
-                    "generate_s": round(gen_s, 1),
-                    "objects": objects,
-                    "inferred_deleted_customers": full["objects"] - objects,
-                    "invoice_lines": lines,
-                    "requests": served,
-                    "requests_per_100_objects": round(100 * served / max(1, objects), 3),
-                    "requests_per_100_objects_and_lines": round(
-                        100 * served / max(1, objects + lines), 3
-                    ),
-                    "objects_per_s": round(objects / full["wall_s"], 1),
-                    "objects_and_lines_per_s": round((objects + lines) / full["wall_s"], 1),
-                    "wall_s": full["wall_s"],
-                    "cpu_s_of_sync_process": full["cpu_s"],
-                    "objects_per_cpu_s": round(objects / max(0.01, full["cpu_s"]), 1),
-                    "peak_rss_mb": full["peak_rss_mb"],
-                    "peak_rss_mb_with_workers": full["peak_rss_mb_with_workers"],
-                    "requests_by_path": by_path,
-                }
-            ),
-            flush=True,
-        )
-        before = srv.stats()["total"]
-        inc = run_etl(
-            ["sync", "--no-rate-limit", "--no-recompute", "--no-progress"],
-            db=db,
-            base_url=srv.base_url,
-        )
-        print(
-            json.dumps(
-                {
-                    "figure": "incremental sync of the unchanged account",
-                    "kind": inc["kind"],
-                    "requests": srv.stats()["total"] - before,
-                    "objects_written": inc["objects"],
-                    "wall_s": inc["wall_s"],
-                }
-            ),
-            flush=True,
-        )
+        db = _fresh_db(tmp, "full")
+        _print(_full_load(a, srv, db, gen_s))
+        _print(_incremental(srv, db))
     if a.skip_rate:
         return 0
     n = a.rate_customers or max(100, a.customers // 5)
     acct = generate_account(seed=a.seed, customers=n, months=a.months)
     with SandboxServer(acct, rate_limit=a.rate_limit) as srv:
-        assert srv.base_url is not None
-        db = fresh_db("rate")
-        limited = run_etl(
-            [
-                "sync",
-                f"--rate-limit={a.rate_limit}",
-                "--no-recompute",
-                "--no-progress",
-                f"--workers={a.workers}",
-            ],
-            db=db,
-            base_url=srv.base_url,
-        )
-        stats = srv.stats()
-        served = stats["total"]
-        rate = served / limited["duration_s"]
-        print(
-            json.dumps(
-                {
-                    "figure": f"full load with --rate-limit {a.rate_limit:g}",
-                    "customers": n,
-                    "objects": limited["objects"],
-                    "requests": served,
-                    "server_429s": stats.get("rate_limited", 0),
-                    "duration_s": limited["duration_s"],
-                    "requests_per_s": round(rate, 2),
-                    "share_of_allowed_rate": round(rate / a.rate_limit, 3),
-                }
-            ),
-            flush=True,
-        )
+        _print(_rate_limited(a, srv, _fresh_db(tmp, "rate"), n))
     return 0
+
+
+def _print(figure: dict[str, Any]) -> None:
+    print(json.dumps(figure), flush=True)
+
+
+def _fresh_db(tmp: Path, name: str) -> Path:
+    from etl.db.engine import make_engine
+    from etl.db.schema import init_db
+
+    path = tmp / f"{name}.db"
+    eng = make_engine(f"sqlite:///{path}")
+    init_db(eng)
+    eng.dispose()
+    return path
+
+
+def _full_load(a: argparse.Namespace, srv: Any, db: Path, gen_s: float) -> dict[str, Any]:
+    """The full load without rate limit: its figures."""
+    assert srv.base_url is not None
+    before_stats = srv.stats()
+    full = run_etl(
+        ["sync", "--no-rate-limit", "--no-recompute", "--no-progress", f"--workers={a.workers}"],
+        db=db,
+        base_url=srv.base_url,
+    )
+    after_stats = srv.stats()
+    served = after_stats["total"] - before_stats["total"]
+    lines = _count(db, "invoice_lines")
+    # Objects that came from Stripe's lists: the summary also counts the customer
+    # stubs a full load infers for deleted customers, which cost no request.
+    objects = _count(db, "raw_objects", "source = 'list'")
+    return {
+        "figure": "full load, no rate limit, into SQLite",
+        "customers": a.customers,
+        "months": a.months,
+        "generate_s": round(gen_s, 1),
+        "objects": objects,
+        "inferred_deleted_customers": full["objects"] - objects,
+        "invoice_lines": lines,
+        "requests": served,
+        "requests_per_100_objects": round(100 * served / max(1, objects), 3),
+        "requests_per_100_objects_and_lines": round(100 * served / max(1, objects + lines), 3),
+        "objects_per_s": round(objects / full["wall_s"], 1),
+        "objects_and_lines_per_s": round((objects + lines) / full["wall_s"], 1),
+        "wall_s": full["wall_s"],
+        "cpu_s_of_sync_process": full["cpu_s"],
+        "objects_per_cpu_s": round(objects / max(0.01, full["cpu_s"]), 1),
+        "peak_rss_mb": full["peak_rss_mb"],
+        "peak_rss_mb_with_workers": full["peak_rss_mb_with_workers"],
+        "requests_by_path": _requests_by_path(before_stats, after_stats),
+    }
+
+
+def _incremental(srv: Any, db: Path) -> dict[str, Any]:
+    """An incremental sync of the account just loaded (unchanged): requests made."""
+    before = srv.stats()["total"]
+    inc = run_etl(
+        ["sync", "--no-rate-limit", "--no-recompute", "--no-progress"],
+        db=db,
+        base_url=srv.base_url,
+    )
+    return {
+        "figure": "incremental sync of the unchanged account",
+        "kind": inc["kind"],
+        "requests": srv.stats()["total"] - before,
+        "objects_written": inc["objects"],
+        "wall_s": inc["wall_s"],
+    }
+
+
+def _rate_limited(a: argparse.Namespace, srv: Any, db: Path, customers: int) -> dict[str, Any]:
+    """A full load with `--rate-limit`: the request rate achieved, against the allowed."""
+    assert srv.base_url is not None
+    limited = run_etl(
+        [
+            "sync",
+            f"--rate-limit={a.rate_limit}",
+            "--no-recompute",
+            "--no-progress",
+            f"--workers={a.workers}",
+        ],
+        db=db,
+        base_url=srv.base_url,
+    )
+    stats = srv.stats()
+    served = stats["total"]
+    rate = served / limited["duration_s"]
+    return {
+        "figure": f"full load with --rate-limit {a.rate_limit:g}",
+        "customers": customers,
+        "objects": limited["objects"],
+        "requests": served,
+        "server_429s": stats.get("rate_limited", 0),
+        "duration_s": limited["duration_s"],
+        "requests_per_s": round(rate, 2),
+        "share_of_allowed_rate": round(rate / a.rate_limit, 3),
+    }
 
 
 def _count(db: Path, table: str, where: str = "1 = 1") -> int:

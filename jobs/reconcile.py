@@ -24,50 +24,24 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, false, func, select, true, update
+from sqlalchemy import Engine, Table, false, func, select, true, update
 
 from etl.db import tables
-from etl.db.models import (
-    Coupon,
-    CreditNote,
-    Customer,
-    Discount,
-    Invoice,
-    InvoiceItem,
-    InvoiceLine,
-    Plan,
-    Product,
-    Refund,
-    Subscription,
-    SubscriptionItem,
-)
-from etl.db.tables import table_of
+from etl.extract.types import STRIPE_TYPES, normalized_tables
 from jobs.runner import JobContext, utcnow
 
 if TYPE_CHECKING:
     from etl.bootstrap import Container
 
-NORMALIZED = {
-    "customers": Customer,
-    "products": Product,
-    "plans": Plan,
-    "coupons": Coupon,
-    "subscriptions": Subscription,
-    "subscription_items": SubscriptionItem,
-    "discounts": Discount,
-    "invoices": Invoice,
-    "invoice_lines": InvoiceLine,
-    "invoice_items": InvoiceItem,
-    "credit_notes": CreditNote,
-    "refunds": Refund,
-}
+# Every table the sync's objects are normalized into, by name.
+NORMALIZED: dict[str, Table] = {name: getattr(tables, name) for name in normalized_tables()}
 
 
 def table_sizes(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
-            name: int(conn.execute(select(func.count()).select_from(table_of(model))).scalar_one())
-            for name, model in NORMALIZED.items()
+            name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+            for name, t in NORMALIZED.items()
         }
 
 
@@ -82,8 +56,7 @@ def drift_since(engine: Engine, since: datetime, raw_id_before: int) -> dict[str
     raw = tables.raw_objects
     changed: dict[str, int] = {}
     with engine.connect() as conn:
-        for name, model in NORMALIZED.items():
-            t = table_of(model)
+        for name, t in NORMALIZED.items():
             if "updated_at" not in t.c:
                 continue
             n = conn.execute(
@@ -103,13 +76,12 @@ def drift_since(engine: Engine, since: datetime, raw_id_before: int) -> dict[str
     return {"rows_changed": changed, "new_raw_versions": versions}
 
 
-# Object type -> (table, its Stripe id column) for the types whose rows can be marked deleted.
-DELETABLE = {
-    "customer": (Customer, "stripe_id"),
-    "product": (Product, "id"),
-    "price": (Plan, "id"),
-    "plan": (Plan, "id"),
-    "coupon": (Coupon, "id"),
+# Object type -> (table, its Stripe id column) for the types whose rows can be marked
+# deleted: customers and the catalogue.
+DELETABLE: dict[str, tuple[Table, str]] = {
+    t.object: (getattr(tables, t.tables[0]), t.stripe_id_column)
+    for t in STRIPE_TYPES
+    if t.catalogue
 }
 
 
@@ -149,8 +121,7 @@ def mark_unseen_deleted(engine: Engine, since: datetime, types: list[str]) -> di
         for otype in types:
             if otype not in DELETABLE:
                 continue
-            model, id_col = DELETABLE[otype]
-            t = table_of(model)
+            t, id_col = DELETABLE[otype]
             gone = select(raw.c.stripe_id).where(*_unseen([otype], since))
             res = conn.execute(
                 update(t)
@@ -163,7 +134,6 @@ def mark_unseen_deleted(engine: Engine, since: datetime, types: list[str]) -> di
 
 
 def run(container: Container, ctx: JobContext) -> dict[str, Any]:
-    from etl.extract.fetch import RESOURCE_OF_OBJECT
     from jobs.sync import sync_once
 
     engine = container.engine
@@ -175,7 +145,7 @@ def run(container: Container, ctx: JobContext) -> dict[str, Any]:
     sync = sync_once(container, ctx, full=True)
     drift = drift_since(engine, started, raw_before)
     skipped = set(sync.get("skipped_resources") or [])
-    listed = [t for t, resource in RESOURCE_OF_OBJECT.items() if resource not in skipped]
+    listed = [t.object for t in STRIPE_TYPES if t.resource not in skipped]
     not_seen = not_seen_since(engine, started, listed)
     marked = mark_unseen_deleted(engine, started, [t for t in listed if t in not_seen])
     after = table_sizes(engine)

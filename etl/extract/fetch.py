@@ -18,6 +18,7 @@ import stripe
 
 from etl.extract.ratelimit import TokenBucket
 from etl.extract.retry import call_with_retry
+from etl.extract.types import STRIPE_TYPES, TYPE_BY_OBJECT, event_streams
 from etl.logs import get_logger
 
 log = get_logger("etl.sync")
@@ -36,96 +37,13 @@ class ResourceSpec:
     sliced: bool = False
 
 
-RESOURCES: tuple[ResourceSpec, ...] = (
-    ResourceSpec("customers", "/v1/customers", sliced=True),
-    ResourceSpec("products", "/v1/products"),
-    ResourceSpec("prices", "/v1/prices"),
-    ResourceSpec("plans", "/v1/plans"),
-    ResourceSpec("coupons", "/v1/coupons"),
-    ResourceSpec(
-        "subscriptions",
-        "/v1/subscriptions",
-        {"status": "all", "expand": ["data.discounts"]},
-        sliced=True,
-    ),
-    ResourceSpec("invoices", "/v1/invoices", {"expand": ["data.discounts"]}, sliced=True),
-    ResourceSpec("invoiceitems", "/v1/invoiceitems", sliced=True),
-    ResourceSpec("credit_notes", "/v1/credit_notes"),
-    ResourceSpec("refunds", "/v1/refunds"),
+RESOURCES: tuple[ResourceSpec, ...] = tuple(
+    ResourceSpec(t.resource, t.path, t.list_params, sliced=t.sliced) for t in STRIPE_TYPES
 )
 RESOURCE_BY_NAME = {r.name: r for r in RESOURCES}
 
-# Object type -> the resource whose list returns it.
-RESOURCE_OF_OBJECT: dict[str, str] = {
-    "customer": "customers",
-    "product": "products",
-    "price": "prices",
-    "plan": "plans",
-    "coupon": "coupons",
-    "subscription": "subscriptions",
-    "invoice": "invoices",
-    "invoiceitem": "invoiceitems",
-    "credit_note": "credit_notes",
-    "refund": "refunds",
-}
-
-# Retrieve paths and the expansions a re-fetched object needs, by object type.
-RETRIEVE: dict[str, tuple[str, list[str]]] = {
-    "customer": ("/v1/customers/{id}", []),
-    "product": ("/v1/products/{id}", []),
-    "price": ("/v1/prices/{id}", []),
-    "plan": ("/v1/plans/{id}", []),
-    "coupon": ("/v1/coupons/{id}", []),
-    "subscription": ("/v1/subscriptions/{id}", ["discounts"]),
-    "invoice": ("/v1/invoices/{id}", ["discounts"]),
-    "invoiceitem": ("/v1/invoiceitems/{id}", []),
-    "credit_note": ("/v1/credit_notes/{id}", []),
-    "refund": ("/v1/refunds/{id}", []),
-}
-
-# Event types per stream; Stripe accepts at most 20 types per request.
-EVENT_STREAMS: dict[str, tuple[str, ...]] = {
-    "events:catalogue": (
-        "customer.created",
-        "customer.updated",
-        "customer.deleted",
-        "customer.subscription.created",
-        "customer.subscription.updated",
-        "customer.subscription.deleted",
-        "customer.subscription.paused",
-        "customer.subscription.resumed",
-        "product.created",
-        "product.updated",
-        "product.deleted",
-        "price.created",
-        "price.updated",
-        "price.deleted",
-        "plan.created",
-        "plan.updated",
-        "plan.deleted",
-        "coupon.created",
-        "coupon.updated",
-        "coupon.deleted",
-    ),
-    "events:billing": (
-        "invoice.created",
-        "invoice.updated",
-        "invoice.deleted",
-        "invoice.finalized",
-        "invoice.paid",
-        "invoice.voided",
-        "invoice.marked_uncollectible",
-        "invoice.payment_succeeded",
-        "invoice.payment_failed",
-        "invoiceitem.created",
-        "invoiceitem.deleted",
-        "credit_note.created",
-        "credit_note.updated",
-        "credit_note.voided",
-        "refund.created",
-        "refund.updated",
-    ),
-}
+# Event types per stream (each within Stripe's 20 types per request).
+EVENT_STREAMS: dict[str, tuple[str, ...]] = event_streams()
 
 
 class StripeApi:
@@ -285,9 +203,10 @@ def complete_invoice_lines(api: StripeApi, invoice: dict[str, Any]) -> None:
 
 
 def retrieve(api: StripeApi, object_type: str, oid: str) -> dict[str, Any]:
-    path, expand = RETRIEVE[object_type]
-    params: dict[str, Any] = {"expand": expand} if expand else {}
-    obj = api.get(path.format(id=oid), params)
+    """One object by id, with the expansions its type needs (an invoice with all its lines)."""
+    t = TYPE_BY_OBJECT[object_type]
+    params: dict[str, Any] = {"expand": list(t.expand)} if t.expand else {}
+    obj = api.get(t.retrieve_path.format(id=oid), params)
     if object_type == "invoice":
         complete_invoice_lines(api, obj)
     return obj

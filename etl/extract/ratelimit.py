@@ -32,13 +32,9 @@ class TokenBucket:
         self._tokens = self.capacity
         self._last = time.monotonic()
         self._lock = threading.Lock()
-        self.acquired = 0
-        self.waited_s = 0.0
 
     def acquire(self) -> None:
         if self.rate is None:
-            with self._lock:
-                self.acquired += 1
             return
         while True:
             with self._lock:
@@ -47,10 +43,8 @@ class TokenBucket:
                 self._last = now
                 if self._tokens >= 1.0:
                     self._tokens -= 1.0
-                    self.acquired += 1
                     return
                 wait = (1.0 - self._tokens) / self.rate
-                self.waited_s += wait
             time.sleep(wait)
 
     def slow_down(self, seconds: float) -> None:

@@ -27,8 +27,8 @@ import orjson
 import stripe
 
 from etl.extract.fetch import StripeApi, complete_invoice_lines, list_page_body, list_query
-from etl.load.save import PreparedPage, prepare_page
 from etl.logs import configure_logging, get_logger
+from etl.normalize.page import PreparedPage, prepare_page
 
 log = get_logger("etl.sync")
 

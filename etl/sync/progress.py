@@ -63,11 +63,3 @@ class Progress:
             task = self._progress.tasks[task_id]
             speed = task.speed
             self._progress.update(task_id, rate=f"{speed:,.0f}" if speed else "-")
-
-    def finish(self, resource: str) -> None:
-        if self._progress is None or resource not in self._bars:
-            return
-        with self._lock:
-            task_id = self._bars[resource]
-            task = self._progress.tasks[task_id]
-            self._progress.update(task_id, total=task.completed)

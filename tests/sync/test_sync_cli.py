@@ -69,7 +69,7 @@ def test_a_second_sync_exits_1_while_one_runs(
         held.acquire()  # a session-level advisory lock, as a running sync holds it
     else:
         # A live process on this host holds the lock row (our parent, not us).
-        from etl.sync.runner import utcnow
+        from etl.clock import utcnow
 
         now = utcnow()
         with engine.begin() as conn:
@@ -96,7 +96,7 @@ def test_a_second_sync_exits_1_while_one_runs(
 
 def test_stale_lock_of_a_dead_process_is_taken_over(sqlite_engine_factory: object) -> None:
     eng = sqlite_engine_factory("stale")  # type: ignore[operator]
-    from etl.sync.runner import utcnow
+    from etl.clock import utcnow
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

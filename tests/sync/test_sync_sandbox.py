@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine, select, text, update
 from structlog.testing import capture_logs
 
+from etl.clock import utcnow
 from etl.db import tables
-from etl.sync.runner import utcnow
 from tests.sync.helpers import counts, diff, sandbox, snapshot, sync
 
 SMALL = {"customers": 40, "months": 9, "seed": 7}
