@@ -1,0 +1,64 @@
+"""Recorded schema migrations (alembic), shipped inside the package.
+
+`etl init-db` runs them through `upgrade` below; `python -m etl.db.migrations revision`
+writes a new one (docs/migrations.md). Alembic is configured here in code, so that an
+installed package needs no alembic.ini: the scripts live next to this file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent
+BASELINE_REVISION = "0001"
+
+
+def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
+    """Alembic's configuration: run on `connection` (init-db's transaction), else on a
+    new engine for `url` (the developer commands)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Revision ids are sequential numbers (0001, 0002, …): the file name starts with one.
+    cfg.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    cfg.attributes["connection"] = connection
+    cfg.attributes["url"] = url
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "no migration scripts"
+    return head
+
+
+def current_revision(conn: Connection) -> str | None:
+    """The revision recorded in the database; None before any (empty, or made by init-db
+    before migrations existed)."""
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(conn: Connection) -> list[str]:
+    """Run the migrations the database lacks, in `conn`'s transaction; returns their ids."""
+    if current_revision(conn) == head_revision():
+        return []  # the common case (daemon and job starts): no env.py, no script loading
+    applied: list[str] = []
+
+    def record(*, step: Any, **_: Any) -> None:
+        applied.extend(step.up_revision_ids)
+
+    cfg = alembic_config(conn)
+    cfg.attributes["on_version_apply"] = record
+    command.upgrade(cfg, "head")
+    return applied
+
+
+def stamp(conn: Connection, revision: str) -> None:
+    """Record `revision` as applied without running it (adopting an existing schema)."""
+    command.stamp(alembic_config(conn), revision)
