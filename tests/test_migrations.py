@@ -171,6 +171,18 @@ def test_every_revision_downgrades_and_upgrades_again(tmp_path: Path) -> None:
     engine.dispose()
 
 
+def test_the_revisions_form_one_line_numbered_in_order() -> None:
+    # head_revision() takes the highest number without loading alembic; this keeps it true.
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = list(reversed(list(script.walk_revisions())))
+    assert [r.revision for r in revisions] == [f"{n:04d}" for n in range(1, len(revisions) + 1)]
+    assert script.get_heads() == [head_revision()]
+    for r in revisions:
+        assert Path(r.path).name.startswith(f"{r.revision}_"), r.path
+
+
 def test_the_installed_package_carries_the_migration_files() -> None:
     # A non-editable `pip install .` copies only what package-data names besides *.py.
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
