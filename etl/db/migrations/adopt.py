@@ -32,6 +32,8 @@ def is_pre_migration(conn: Connection, current: str | None) -> bool:
 
 
 def adopt_pre_migration_database(conn: Connection) -> None:
+    """Bring a pre-migration database to the baseline and stamp it; raises EtlError,
+    changing nothing once the caller rolls back, if a column holds another type."""
     baseline = load_baseline(conn.dialect.name)
     for view in baseline.views:  # a view may read a column about to be added
         conn.exec_driver_sql(f"DROP VIEW IF EXISTS {view}")
