@@ -367,6 +367,7 @@ CREATE TABLE invoices (
 CREATE INDEX ix_invoices_customer ON invoices (customer_id);
 CREATE INDEX ix_invoices_payment_intent_id ON invoices (payment_intent_id);
 CREATE INDEX ix_invoices_source_created ON invoices (source, created);
+CREATE INDEX ix_invoices_source_id ON invoices (source, id);
 CREATE INDEX ix_invoices_status ON invoices (status);
 CREATE INDEX ix_invoices_subscription_id ON invoices (subscription_id);
 

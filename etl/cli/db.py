@@ -12,7 +12,7 @@ from etl.logs import get_logger
 
 @app.command("init-db")
 def init_db_cmd() -> None:
-    """Create or upgrade the schema. Safe to run again: a second run changes nothing."""
+    """Create or upgrade the schema (runs the migrations it lacks). Safe to run again."""
     from etl.db.schema import init_db
 
     c = container()
@@ -24,6 +24,8 @@ def init_db_cmd() -> None:
         created_tables=len(report.created_tables),
         added_columns=len(report.added_columns),
         views=len(report.views),
+        migrations=report.migrations,
+        revision=report.revision,
         duration_s=round(time.monotonic() - started, 3),
     )
     if report.changed:
@@ -32,6 +34,8 @@ def init_db_cmd() -> None:
             parts.append(f"created {len(report.created_tables)} tables")
         if report.added_columns:
             parts.append(f"added {len(report.added_columns)} columns")
+        if report.migrations:
+            parts.append(f"applied {len(report.migrations)} migrations")
         typer.echo(f"Schema upgraded: {', '.join(parts)}.")
     else:
         typer.echo("Schema is up to date.")

@@ -272,6 +272,8 @@ class Invoice(SQLModel, table=True):
         Index("ix_invoices_customer", "customer_id"),
         Index("ix_invoices_status", "status"),
         Index("ix_invoices_source_created", "source", "created"),
+        # GET /v2/invoices pages imported invoices by id (migration 0002).
+        Index("ix_invoices_source_id", "source", "id"),
         {"comment": "Invoices from Stripe (source=stripe) and imported ones (source=manual)."},
     )
     id: str = _f("Stripe invoice id, or the imported invoice's id", ID, pk=True)

@@ -1,5 +1,6 @@
 """Creating and upgrading the schema, and rendering `schema.sql` from the models.
 
+`init_db` runs the recorded migrations (etl/db/migrations, docs/migrations.md).
 `python -m etl.db.schema` prints the documented DDL; a test keeps the committed
 `schema.sql` equal to it and proves, on SQLite and PostgreSQL, that executing it
 yields exactly the tables, columns and views that `init_db` creates.
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Connection,
     Date,
     DateTime,
     Engine,
@@ -21,7 +23,6 @@ from sqlalchemy import (
     String,
     Text,
     inspect,
-    text,
 )
 from sqlalchemy.schema import Table, UniqueConstraint
 
@@ -47,36 +48,54 @@ HEADER = """\
 class InitReport:
     created_tables: list[str] = field(default_factory=list)
     added_columns: list[str] = field(default_factory=list)
-    views: list[str] = field(default_factory=list)
+    views: list[str] = field(default_factory=list)  # views created or recreated
+    migrations: list[str] = field(default_factory=list)  # revisions applied
+    revision: str | None = None  # the database's revision afterwards
 
     @property
     def changed(self) -> bool:
-        return bool(self.created_tables or self.added_columns)
+        return bool(self.created_tables or self.added_columns or self.migrations)
 
 
 def init_db(engine: Engine) -> InitReport:
-    """Create missing tables, add missing columns, (re)create views. Safe to repeat."""
-    report = InitReport()
+    """Bring the database to the latest migration (`alembic upgrade head`), in one
+    transaction; a database from before migrations is adopted first. Safe to repeat."""
+    # Imported here: rendering schema.sql needs no alembic, and adopt imports sql_type.
+    from etl.db import migrations
+    from etl.db.migrations.adopt import adopt_pre_migration_database, is_pre_migration
+
     with engine.begin() as conn:
-        insp = inspect(conn)
-        existing = set(insp.get_table_names())
-        for table in models.metadata.sorted_tables:
-            if table.name not in existing:
-                report.created_tables.append(table.name)
-                continue
-            have = {c["name"] for c in insp.get_columns(table.name)}
-            for col in table.columns:
-                if col.name not in have:
-                    # Added nullable: existing rows have no value for it.
-                    ddl = f"ALTER TABLE {table.name} ADD COLUMN {col.name} {sql_type(col.type)}"
-                    conn.execute(text(ddl))
-                    report.added_columns.append(f"{table.name}.{col.name}")
-        models.metadata.create_all(conn, checkfirst=True)
-        for view in VIEWS:
-            conn.execute(text(f"DROP VIEW IF EXISTS {view.name}"))
-            conn.execute(text(f"CREATE VIEW {view.name} AS\n{view.select}"))
-            report.views.append(view.name)
-    return report
+        had_tables, had_views = _shape(conn)
+        adopted = is_pre_migration(conn, migrations.current_revision(conn))
+        if adopted:
+            adopt_pre_migration_database(conn)
+        applied = migrations.upgrade(conn)
+        tables, views = _shape(conn)
+        revision = migrations.current_revision(conn)
+    return InitReport(
+        created_tables=[t for t in tables if t not in had_tables],
+        added_columns=[
+            f"{t}.{c}"
+            for t in had_tables
+            if t in tables
+            for c in tables[t]
+            if c not in had_tables[t]
+        ],
+        views=[v for v in views if adopted or v not in had_views],
+        migrations=applied,
+        revision=revision,
+    )
+
+
+def _shape(conn: Connection) -> tuple[dict[str, list[str]], list[str]]:
+    """The columns of each table (migration bookkeeping aside) and the views."""
+    insp = inspect(conn)
+    columns = {
+        name: [c["name"] for c in cols]
+        for (_schema, name), cols in insp.get_multi_columns().items()
+        if name != "alembic_version"
+    }
+    return columns, insp.get_view_names()
 
 
 def sql_type(t: Any) -> str:

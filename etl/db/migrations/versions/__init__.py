@@ -1,0 +1,1 @@
+"""The revisions, one file each, applied in `down_revision` order (see docs/migrations.md)."""
