@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import Engine, create_engine, text
 
 from etl.db.engine import make_engine
@@ -146,3 +147,11 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
             monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """`main()` points structlog at the captured stderr of its test; do not leak that
+    (a later test logging to the closed stream fails: `etl` CLI tests then /healthz)."""
+    yield
+    structlog.reset_defaults()
