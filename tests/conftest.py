@@ -187,11 +187,12 @@ E2E_NAMES = frozenset(
 )
 # Fixtures that put a test on both backends, PostgreSQL included.
 DB_FIXTURES = frozenset({"backend", "empty_db_url", "pg_template"})
-# Files whose kind the rules above cannot see (found by the unit guard below), as paths
-# under tests/. The metrics recompute starts worker interpreters on a large enough
-# SQLite database, which makes its tests subprocess tests.
+# Files (or one test of a file) whose kind the rules above cannot see, found by the unit
+# guard below; keys are paths under tests/. The metrics recompute starts worker
+# interpreters on a large enough SQLite database, which makes its tests subprocess tests.
 KIND_OF_FILE = {
-    "metrics/test_recompute_db.py": "db",  # `both` takes pg_template via getfixturevalue
+    # PostgreSQL through getfixturevalue("pg_template"), and the recompute's workers.
+    "metrics/test_recompute_db.py::test_sqlite_and_postgresql_give_identical_rows": "e2e",
     "metrics/test_recompute_workers.py": "e2e",  # the recompute's worker processes
     "metrics/test_import_cli.py": "e2e",  # `etl import-invoices` then a recompute with workers
 }
@@ -221,8 +222,10 @@ def kind_of_test(item: pytest.Item) -> str:
         parts = Path(str(item.path)).resolve().relative_to(TESTS_DIR).parts
     except ValueError:
         parts = ()
-    if "/".join(parts) in KIND_OF_FILE:
-        return KIND_OF_FILE["/".join(parts)]
+    file = "/".join(parts)
+    for key in (f"{file}::{getattr(item, 'originalname', item.name)}", file):
+        if key in KIND_OF_FILE:
+            return KIND_OF_FILE[key]
     module = getattr(item, "module", None)
     if (len(parts) > 1 and parts[0] in E2E_DIRS) or (
         isinstance(module, types.ModuleType) and _starts_processes(module)
@@ -262,7 +265,7 @@ def in_process_only(item: pytest.Item) -> Iterator[list[str]]:
             refused.append(what)
             raise UnitTestLeftTheProcess(
                 f"{item.nodeid} is marked unit but {what}: make it in-process, or let "
-                "tests/conftest.py mark it (E2E_DIRS, E2E_NAMES, DB_FIXTURES)"
+                "tests/conftest.py mark it (E2E_DIRS, E2E_NAMES, DB_FIXTURES, KIND_OF_FILE)"
             )
 
         return refusal

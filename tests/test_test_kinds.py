@@ -23,6 +23,8 @@ def _item(path: Path, module: types.ModuleType | None = None, *fixtures: str) ->
         path=path,
         module=module,
         fixturenames=list(fixtures),
+        name="test_x",
+        originalname="test_x",
         nodeid=f"{path.name}::test_x",
         get_closest_marker=marks.get,
     )
@@ -48,6 +50,11 @@ def test_kinds_by_directory_module_and_fixture() -> None:
     # The e2e rule wins over the db one.
     assert kind_of_test(_item(TESTS_DIR / "ops" / "test_x.py", plain, "backend")) == "e2e"
     assert kind_of_test(_item(TESTS_DIR / "metrics" / "test_recompute_workers.py", plain)) == "e2e"
+    one_test = _item(TESTS_DIR / "metrics" / "test_recompute_db.py", plain, "backend")
+    one_test.originalname = "test_sqlite_and_postgresql_give_identical_rows"
+    assert kind_of_test(one_test) == "e2e"
+    one_test.originalname = "test_other"
+    assert kind_of_test(one_test) == "db"
 
 
 @pytest.mark.parametrize(
