@@ -39,12 +39,3 @@ def sqlite_engine_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Ite
     yield make
     for eng in made:
         eng.dispose()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    """`main()` points structlog at the captured stderr of its test; do not leak that."""
-    yield
-    import structlog
-
-    structlog.reset_defaults()
