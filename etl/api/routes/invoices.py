@@ -17,11 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from etl.api import examples
+from etl.api.deps import ApiStateDep, EngineDep
 from etl.api.docs import body, errors, ok
 from etl.api.errors import ApiError, not_found
 from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import DeletedInvoice, Invoice, InvoiceCreate, InvoiceList
-from etl.api.state import api_state
 from etl.db import tables
 from etl.db.engine import read_connection
 
@@ -60,10 +60,10 @@ def _conflict(invoice_id: str) -> ApiError:
 )
 async def list_invoices(
     request: Request,
+    engine: EngineDep,
     limit: int = Query(10, ge=1, le=100, description="1 to 100 invoices per page"),
     starting_after: str | None = Query(None, description="id of the last invoice seen"),
 ) -> Response:
-    engine = api_state(request).engine
 
     def build() -> dict[str, Any]:
         q = _JOINED.where(_MANUAL)
@@ -90,8 +90,7 @@ async def list_invoices(
     description="Only invoices created through this API (or `etl import-invoices`).",
     responses={**ok(examples.INVOICE), **errors(404)},
 )
-async def retrieve_invoice(request: Request, id: str) -> Response:
-    engine = api_state(request).engine
+async def retrieve_invoice(request: Request, engine: EngineDep, id: str) -> Response:
 
     def build() -> dict[str, Any]:
         with read_connection(engine) as conn:
@@ -118,11 +117,10 @@ async def retrieve_invoice(request: Request, id: str) -> Response:
         InvoiceCreate, {"customer": "cus_ABCD", "plan": "hobby_monthly", "amount": 4000}
     ),
 )
-async def create_invoice(request: Request) -> Response:
+async def create_invoice(request: Request, state: ApiStateDep) -> Response:
     from etl.imports.invoices import InvoiceValidationError, create_manual_invoices
     from etl.metrics.revenue import refresh_revenue_lines
 
-    state = api_state(request)
     data = await read_body(request)
     parse_input(InvoiceCreate, data)  # types and ranges, with the schema's messages
     given_id = str(data["id"]).strip() if data.get("id") not in (None, "") else None
@@ -165,11 +163,9 @@ async def create_invoice(request: Request) -> Response:
     "include it when this call returns.",
     responses={**ok(examples.INVOICE_DELETED), **errors(404)},
 )
-async def delete_invoice(request: Request, id: str) -> Response:
+async def delete_invoice(state: ApiStateDep, id: str) -> Response:
     from etl.imports.invoices import delete_manual_invoice
     from etl.metrics.revenue import refresh_revenue_lines
-
-    state = api_state(request)
 
     def write() -> bool:
         with state.engine.begin() as conn:

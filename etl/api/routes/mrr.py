@@ -12,11 +12,11 @@ from sqlalchemy import Connection, bindparam, case, select
 from starlette.responses import Response
 
 from etl.api import examples
+from etl.api.deps import ApiStateDep
 from etl.api.docs import errors, ok
 from etl.api.errors import ApiError
 from etl.api.http import cached
 from etl.api.schemas import Mrr, MrrByPlan, MrrList, NoData
-from etl.api.state import api_state
 from etl.config import Settings
 from etl.db import tables
 from etl.db.engine import read_connection
@@ -170,9 +170,9 @@ def series_params(conn: Connection, settings: Settings, currency: str | None) ->
 )
 async def all_mrr(
     request: Request,
+    state: ApiStateDep,
     currency: str | None = Query(None, description=CURRENCY_DOC, pattern=CURRENCY_PATTERN),
 ) -> Response:
-    state = api_state(request)
     cur = check_currency_param(currency)
 
     def build() -> dict[str, Any]:
@@ -195,13 +195,13 @@ async def all_mrr(
 )
 async def month_mrr(
     request: Request,
+    state: ApiStateDep,
     month: str = Path(
         description="2016-04-01 (any day of the month), 2016-04 or 201604",
         pattern=MONTH_PATTERN,
     ),
     currency: str | None = Query(None, description=CURRENCY_DOC, pattern=CURRENCY_PATTERN),
 ) -> Response:
-    state = api_state(request)
     first = parse_month(month, "month")
     cur = check_currency_param(currency)
 
@@ -251,6 +251,7 @@ def by_plan_dict(r: Any) -> dict[str, Any]:
 )
 async def mrr_by_plan(
     request: Request,
+    state: ApiStateDep,
     start_month: str | None = Query(
         None, description="first month, e.g. 2019-01-01", pattern=MONTH_PATTERN
     ),
@@ -261,7 +262,6 @@ async def mrr_by_plan(
         None, description="only plans in this currency", pattern=CURRENCY_PATTERN
     ),
 ) -> Response:
-    state = api_state(request)
     start = parse_month(start_month, "start_month") if start_month is not None else None
     end = parse_month(end_month, "end_month") if end_month is not None else None
     if start is not None and end is not None and end < start:
