@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from etl.api.codes import COUNTRIES, CURRENCIES
+from etl.api.codes import COUNTRIES
+from etl.currency import CURRENCY_PATTERN, iso_currency
 
 EMAIL_PATTERN = r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$"
 _EMAIL = re.compile(EMAIL_PATTERN)
@@ -127,13 +128,6 @@ def check_country(v: str) -> str:
     return v
 
 
-def check_currency(v: str) -> str:
-    v = v.strip().lower()
-    if v not in CURRENCIES:
-        raise ValueError(f"{v!r} is not an ISO 4217 currency code")
-    return v
-
-
 class _CustomerFields(Strict):
     name: str = opt("The name of the customer.", max_length=1000)
     extra_id: str = opt(
@@ -145,7 +139,7 @@ class _CustomerFields(Strict):
         pattern=r"^([A-Za-z]{2})?$",
     )
     state: str = opt("US state, e.g. OH; empty clears it.", max_length=64)
-    currency: str = opt("ISO 4217 currency code, e.g. usd.", pattern=r"^[A-Za-z]{3}$")
+    currency: str = opt("ISO 4217 currency code, e.g. usd.", pattern=CURRENCY_PATTERN)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -165,7 +159,7 @@ class _CustomerFields(Strict):
     @field_validator("currency")
     @classmethod
     def _currency(cls, v: str | None) -> str | None:
-        return check_currency(v) if v is not None else v
+        return iso_currency(v) if v is not None else v
 
 
 class CustomerCreate(_CustomerFields):
@@ -300,7 +294,7 @@ class PlanCreate(Strict):
         1, description="Intervals between billings (3 months: month × 3).", ge=1, le=365
     )
     currency: str = Field(
-        "usd", description="3-letter ISO currency code.", pattern=r"^[A-Za-z]{3}$"
+        "usd", description="3-letter ISO currency code.", pattern=CURRENCY_PATTERN
     )
 
     @field_validator("*", mode="before")
@@ -311,7 +305,7 @@ class PlanCreate(Strict):
     @field_validator("currency")
     @classmethod
     def _currency(cls, v: str) -> str:
-        return check_currency(v)
+        return iso_currency(v)
 
 
 # ---------------------------------------------------------------- invoices
@@ -385,7 +379,7 @@ class InvoiceCreate(Strict):
     period_end: str = opt(
         "Service period end; default period_start + one plan interval.", pattern=_DT
     )
-    currency: str = opt("ISO 4217 currency; default the plan's.", pattern=r"^[A-Za-z]{3}$")
+    currency: str = opt("ISO 4217 currency; default the plan's.", pattern=CURRENCY_PATTERN)
     description: str = opt("Free text describing what got invoiced.", max_length=5000)
 
     @field_validator("*", mode="before")
@@ -401,4 +395,4 @@ class InvoiceCreate(Strict):
     @field_validator("currency")
     @classmethod
     def _currency(cls, v: str | None) -> str | None:
-        return check_currency(v) if v is not None else v
+        return iso_currency(v) if v is not None else v

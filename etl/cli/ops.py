@@ -237,8 +237,14 @@ def chart_cmd(
     currency: str | None = typer.Option(None, "--currency", help="A native currency series."),
 ) -> None:
     """Write the MRR chart as mrr.png and mrr.html (the page the API serves at /chart)."""
+    from etl.currency import currency_shape
     from etl.report.chart import chart_directory, write_chart_files
 
+    if currency is not None:
+        try:
+            currency = currency_shape(currency)
+        except ValueError as exc:
+            raise UsageError(f"--currency: {exc}") from None
     c = container()
     files = write_chart_files(c.engine, out or chart_directory(c.settings), currency=currency)
     if files is None:

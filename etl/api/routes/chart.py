@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 
 from etl.api.deps import EngineDep
+from etl.currency import CURRENCY_PATTERN
 from etl.report.chart import load_series, render_html
 
 router = APIRouter(tags=["chart"])
@@ -22,7 +23,7 @@ router = APIRouter(tags=["chart"])
 async def chart(
     request: Request,
     engine: EngineDep,
-    currency: str | None = Query(None, min_length=3, max_length=3, pattern="^[A-Za-z]{3}$"),
+    currency: str | None = Query(None, pattern=CURRENCY_PATTERN),
 ) -> HTMLResponse:
     series = await run_in_threadpool(load_series, engine, currency=currency)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -18,6 +18,7 @@ from etl.api.errors import ApiError
 from etl.api.http import cached
 from etl.api.schemas import Mrr, MrrByPlan, MrrList, NoData
 from etl.config import Settings
+from etl.currency import CURRENCY_PATTERN, currency_shape
 from etl.db import tables
 from etl.db.engine import read_connection
 
@@ -33,7 +34,6 @@ CURRENCY_DOC = (
     "converted with the loaded exchange rates) when they exist, else the native series "
     "of the account's main currency (the one with the most MRR in the latest month)."
 )
-CURRENCY_PATTERN = r"^[A-Za-z]{3}$"
 MONTH_PATTERN = r"^\d{4}-?\d{2}(-\d{2}([T ].*)?)?$"
 _MONTH = re.compile(r"^(\d{4})-?(\d{2})(?:-(\d{2})(?:[T ].*)?)?$")
 
@@ -58,12 +58,12 @@ def parse_month(value: str, param: str) -> date:
 def check_currency_param(currency: str | None) -> str | None:
     if currency is None:
         return None
-    cur = currency.strip().lower()
-    if not re.fullmatch(r"[a-z]{3}", cur):
+    try:
+        return currency_shape(currency)
+    except ValueError:
         raise ApiError(
             400, f"Invalid currency: {currency!r} is not a currency code", param="currency"
-        )
-    return cur
+        ) from None
 
 
 def _missing(text: str | None) -> list[str]:
