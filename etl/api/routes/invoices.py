@@ -1,9 +1,10 @@
 """/v2/invoices: import, retrieve, delete and list invoices billed outside Stripe.
 
 Only imported (source='manual') invoices are visible here, as the seed says. The
-storage and validation rules live in etl.imports.invoices (shared with
-`etl import-invoices`); a write waits for the incremental recompute of the customer
-it touches, so the metrics served right after already include (or exclude) it.
+storage (etl.imports.invoices) and the one validator of the input
+(etl.imports.invoice_rules) are those of `etl import-invoices`; a write waits for the
+incremental recompute of the customer it touches, so the metrics served right after
+already include (or exclude) it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from etl.api import examples
 from etl.api.deps import ApiStateDep, EngineDep
 from etl.api.docs import body, errors, ok
 from etl.api.errors import ApiError, not_found
-from etl.api.http import cached, json_response, parse_input, read_body
+from etl.api.http import cached, json_response, read_body
 from etl.api.schemas import DeletedInvoice, Invoice, InvoiceCreate, InvoiceList
 from etl.db import tables
 from etl.db.engine import read_connection
@@ -122,31 +123,24 @@ async def create_invoice(request: Request, state: ApiStateDep) -> Response:
     from etl.metrics.revenue import refresh_revenue_lines
 
     data = await read_body(request)
-    parse_input(InvoiceCreate, data)  # types and ranges, with the schema's messages
     given_id = str(data["id"]).strip() if data.get("id") not in (None, "") else None
 
     def write() -> dict[str, Any]:
         try:
             with state.engine.begin() as conn:
-                taken = select(_I.id).where(_I.id == given_id)
-                if given_id is not None and conn.execute(taken).first() is not None:
-                    raise _conflict(given_id)
-                try:
-                    created = create_manual_invoices(
-                        conn,
-                        state.settings,
-                        [data],
-                        now=state.clock(),
-                        derive=refresh_revenue_lines,
-                    )
-                except InvoiceValidationError as exc:
-                    first = exc.errors[0]
-                    raise ApiError(
-                        400, f"Invalid {first.param}: {first.message}", param=first.param
-                    ) from None
+                created = create_manual_invoices(
+                    conn, state.settings, [data], now=state.clock(), derive=refresh_revenue_lines
+                )
                 invoice = load_invoice(conn, created[0]["id"])
                 assert invoice is not None
                 return invoice
+        except InvoiceValidationError as exc:
+            first = exc.errors[0]
+            if first.conflict:
+                raise _conflict(given_id or "") from None
+            raise ApiError(
+                400, f"Invalid {first.param}: {first.message}", param=first.param
+            ) from None
         except IntegrityError:
             raise _conflict(given_id or "") from None
 
