@@ -96,10 +96,6 @@ def job_module(name: str) -> Any:
     return importlib.import_module(JOB_MODULES[name])
 
 
-def job_function(name: str) -> Callable[[Container, JobContext], Mapping[str, Any]]:
-    return job_module(name).run  # type: ignore[no-any-return]
-
-
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, JobSkipped | UsageError):
         return False

@@ -42,11 +42,6 @@ _COLUMNS = (
 )
 _JOINED = CUSTOMERS.outerjoin(tables.customer_snapshots, _S.customer_id == _C.id)
 
-LOOKUP_DOC = (
-    "The customer's integer id; its Stripe id, extra id (the lowest id when several share "
-    "it) or email also work."
-)
-
 
 def customer_dict(r: Any) -> dict[str, Any]:
     """The API object of one row of `_COLUMNS`, read by position (attribute access on a

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, bindparam, case, select
 from starlette.responses import Response
 
 from etl.api import examples
-from etl.api.deps import ApiStateDep
+from etl.api.deps import EngineDep, SettingsDep
 from etl.api.docs import errors, ok
 from etl.api.errors import ApiError
 from etl.api.http import cached
@@ -170,14 +170,15 @@ def series_params(conn: Connection, settings: Settings, currency: str | None) ->
 )
 async def all_mrr(
     request: Request,
-    state: ApiStateDep,
+    engine: EngineDep,
+    settings: SettingsDep,
     currency: str | None = Query(None, description=CURRENCY_DOC, pattern=CURRENCY_PATTERN),
 ) -> Response:
     cur = check_currency_param(currency)
 
     def build() -> dict[str, Any]:
-        with read_connection(state.engine) as conn:
-            params = series_params(conn, state.settings, cur)
+        with read_connection(engine) as conn:
+            params = series_params(conn, settings, cur)
             rows = conn.execute(_SERIES, params).all()
         return {"data": [mrr_dict(r) for r in rows]}
 
@@ -195,7 +196,8 @@ async def all_mrr(
 )
 async def month_mrr(
     request: Request,
-    state: ApiStateDep,
+    engine: EngineDep,
+    settings: SettingsDep,
     month: str = Path(
         description="2016-04-01 (any day of the month), 2016-04 or 201604",
         pattern=MONTH_PATTERN,
@@ -206,8 +208,8 @@ async def month_mrr(
     cur = check_currency_param(currency)
 
     def build() -> dict[str, Any]:
-        with read_connection(state.engine) as conn:
-            params = series_params(conn, state.settings, cur)
+        with read_connection(engine) as conn:
+            params = series_params(conn, settings, cur)
             row = conn.execute(_ONE_MONTH, {**params, "month": first}).first()
         return mrr_dict(row) if row is not None else {}
 
@@ -251,7 +253,7 @@ def by_plan_dict(r: Any) -> dict[str, Any]:
 )
 async def mrr_by_plan(
     request: Request,
-    state: ApiStateDep,
+    engine: EngineDep,
     start_month: str | None = Query(
         None, description="first month, e.g. 2019-01-01", pattern=MONTH_PATTERN
     ),
@@ -276,7 +278,7 @@ async def mrr_by_plan(
             q = q.where(_B.month <= end)
         if cur is not None:
             q = q.where(_B.currency == cur)
-        with read_connection(state.engine) as conn:
+        with read_connection(engine) as conn:
             rows = conn.execute(q.order_by(_B.month, _B.plan_id)).all()
         return [by_plan_dict(r) for r in rows]
 
