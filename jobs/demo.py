@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from etl.bootstrap import Container
-    from etl.report.chart import Series
+    from etl.report.scene import Series
 
 DEFAULT_DB = "etl-demo.db"
 DEMO_KEY = "sk_test_etl_demo"
@@ -93,7 +93,7 @@ def _load_demo_rates(container: Container, months: int, end: datetime) -> int:
 def mrr_table(series: Series, months: int = 12) -> Any:
     from rich.table import Table
 
-    from etl.report.chart import money
+    from etl.report.scene import money
 
     cur = series.currency
     t = Table(

@@ -24,7 +24,7 @@ from etl.db.models import (
 )
 from etl.db.tables import table_of
 from etl.errors import UsageError
-from etl.report.chart import money
+from etl.report.scene import money
 
 COUNTED_TABLES = {
     "customers": Customer,
