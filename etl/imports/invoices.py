@@ -37,66 +37,70 @@ __all__ = [
 
 
 def _store(conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
-    inv_rows = []
-    line_rows = []
-    for r in rows:
-        total = r["amount"] - r["discount"]
-        inv_rows.append(
-            {
-                "id": r["id"],
-                "source": "manual",
-                "customer_id": r["customer"],
-                "stripe_customer_id": None,
-                "subscription_id": r["subscription_id"],
-                "status": "paid",
-                "billing_reason": "manual",
-                "currency": r["currency"],
-                "subtotal": r["amount"],
-                "discount": r["discount"],
-                "tax": 0,
-                "total": total,
-                "amount_due": total,
-                "amount_paid": total,
-                "plan_id": r["plan"],
-                "quantity": r["quantity"],
-                "description": r["description"],
-                "number": None,
-                "created": r["date"],
-                "due_date": None,
-                "paid_at": r["date_paid"],
-                "period_start": r["period_start"],
-                "period_end": r["period_end"],
-                "lines_complete": True,
-                "updated_at": now,
-            }
-        )
-        line_rows.append(
-            {
-                "id": f"{r['id']}:1",
-                "invoice_id": r["id"],
-                "position": 0,
-                "customer_id": r["customer"],
-                "subscription_id": r["subscription_id"],
-                "subscription_item_id": None,
-                "invoice_item_id": None,
-                "plan_id": r["plan"],
-                "line_type": "subscription" if r["plan"] else "invoiceitem",
-                "proration": False,
-                "currency": r["currency"],
-                "amount": r["amount"],
-                "discount_amount": r["discount"],
-                "tax_amount": 0,
-                "inclusive_tax_amount": 0,
-                "quantity": r["quantity"],
-                "period_start": r["period_start"],
-                "period_end": r["period_end"],
-                "description": r["description"],
-                "updated_at": now,
-            }
-        )
+    """Insert the invoices and their one line each, 500 rows per statement."""
+    inv_rows = [_invoice_row(r, now) for r in rows]
+    line_rows = [_line_row(r, now) for r in rows]
     for start in range(0, len(inv_rows), 500):
         conn.execute(INVOICES.insert(), inv_rows[start : start + 500])
         conn.execute(tables.invoice_lines.insert(), line_rows[start : start + 500])
+
+
+def _invoice_row(r: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The `invoices` row of a validated input row: paid, in full, when it says."""
+    total = r["amount"] - r["discount"]
+    return {
+        "id": r["id"],
+        "source": "manual",
+        "customer_id": r["customer"],
+        "stripe_customer_id": None,
+        "subscription_id": r["subscription_id"],
+        "status": "paid",
+        "billing_reason": "manual",
+        "currency": r["currency"],
+        "subtotal": r["amount"],
+        "discount": r["discount"],
+        "tax": 0,
+        "total": total,
+        "amount_due": total,
+        "amount_paid": total,
+        "plan_id": r["plan"],
+        "quantity": r["quantity"],
+        "description": r["description"],
+        "number": None,
+        "created": r["date"],
+        "due_date": None,
+        "paid_at": r["date_paid"],
+        "period_start": r["period_start"],
+        "period_end": r["period_end"],
+        "lines_complete": True,
+        "updated_at": now,
+    }
+
+
+def _line_row(r: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Its one `invoice_lines` row: a subscription line with a plan, else an item."""
+    return {
+        "id": f"{r['id']}:1",
+        "invoice_id": r["id"],
+        "position": 0,
+        "customer_id": r["customer"],
+        "subscription_id": r["subscription_id"],
+        "subscription_item_id": None,
+        "invoice_item_id": None,
+        "plan_id": r["plan"],
+        "line_type": "subscription" if r["plan"] else "invoiceitem",
+        "proration": False,
+        "currency": r["currency"],
+        "amount": r["amount"],
+        "discount_amount": r["discount"],
+        "tax_amount": 0,
+        "inclusive_tax_amount": 0,
+        "quantity": r["quantity"],
+        "period_start": r["period_start"],
+        "period_end": r["period_end"],
+        "description": r["description"],
+        "updated_at": now,
+    }
 
 
 def create_manual_invoices(
