@@ -217,7 +217,7 @@ def counts_text(run: dict[str, Any]) -> str:
 
 def job_rows(status: dict[str, Any]) -> list[tuple[str, ...]]:
     """One row of JOB_COLUMNS per job; the status cell is the raw status."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for job, runs in status["jobs"].items():
         last = runs.get("last", {})
         ok = runs.get("last_ok")
