@@ -39,6 +39,7 @@ TARGETS = [
 
 
 def _seed(url: str, customers: int, months: int) -> str:
+    """A fresh database with `customers` customers and `months` months of MRR; the key."""
     from etl.api.keys import create_key
     from etl.db.engine import make_engine
     from etl.db.schema import init_db
@@ -46,82 +47,94 @@ def _seed(url: str, customers: int, months: int) -> str:
     engine = make_engine(url)
     init_db(engine)
     now = datetime(2026, 11, 21, 12)
-    first = date(2026 - (months - 1) // 12 - 1, 1, 1)
-    month_list: list[date] = []
-    y, m = first.year, first.month
-    while len(month_list) < months:
-        month_list.append(date(y, m, 1))
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    month_list = _months(date(2026 - (months - 1) // 12 - 1, 1, 1), months)
     with engine.begin() as conn:
+        conn.execute(tables.customers.insert(), _customer_rows(customers, now))
         conn.execute(
-            tables.customers.insert(),
-            [
-                {
-                    "stripe_id": f"cus_bench{i:06}",
-                    "email": f"customer{i}@example.com",
-                    "email_key": f"customer{i}@example.com",
-                    "name": f"Customer {i}",
-                    "currency": "usd",
-                    "country": "US",
-                    "state": "OH",
-                    "source": "stripe",
-                    "deleted": False,
-                    "updated_at": now,
-                }
-                for i in range(customers)
-            ],
+            tables.customer_snapshots.insert(), _snapshot_rows(customers, month_list[-1], now)
         )
-        conn.execute(
-            tables.customer_snapshots.insert(),
-            [
-                {
-                    "customer_id": i + 1,
-                    "month": month_list[-1],
-                    "currency": "usd",
-                    "current_mrr": 2900 + i,
-                    "current_subscription_count": 1,
-                    "total_contract_value": 29000 + i,
-                    "waiting_mrr": 0,
-                    "as_of": now,
-                }
-                for i in range(customers)
-            ],
-        )
-        rows = []
-        for i, month in enumerate(month_list):
-            mrr = 100_000 + 1_000 * i
-            rows.append(
-                {
-                    "month": month,
-                    "currency": "usd",
-                    "basis": "native",
-                    "mrr": mrr,
-                    "subscriptions": 100 + i,
-                    "customers": 100 + i,
-                    "new_mrr": 3000,
-                    "new_customers": 3,
-                    "reactivation_mrr": 500,
-                    "reactivated_customers": 1,
-                    "expansion_mrr": 700,
-                    "contraction_mrr": 200,
-                    "upgrade_mrr": 700,
-                    "downgrade_mrr": 200,
-                    "change_in_mrr": 500,
-                    "lost_mrr": 2500,
-                    "lost_customers": 2,
-                    "waiting_mrr": 0,
-                    "waiting_subscriptions": 0,
-                    "arr": 12 * mrr,
-                    "arpa": mrr // (100 + i),
-                    "fx_impact_mrr": 0,
-                    "missing_rates": None,
-                    "is_current": month == month_list[-1],
-                }
-            )
-        conn.execute(tables.mrr_monthly.insert(), rows)
+        conn.execute(tables.mrr_monthly.insert(), _mrr_rows(month_list))
         _info, key = create_key(conn, "bench")
     engine.dispose()
     return key
+
+
+def _months(first: date, count: int) -> list[date]:
+    out: list[date] = []
+    y, m = first.year, first.month
+    while len(out) < count:
+        out.append(date(y, m, 1))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _customer_rows(customers: int, now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "stripe_id": f"cus_bench{i:06}",
+            "email": f"customer{i}@example.com",
+            "email_key": f"customer{i}@example.com",
+            "name": f"Customer {i}",
+            "currency": "usd",
+            "country": "US",
+            "state": "OH",
+            "source": "stripe",
+            "deleted": False,
+            "updated_at": now,
+        }
+        for i in range(customers)
+    ]
+
+
+def _snapshot_rows(customers: int, month: date, now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "customer_id": i + 1,
+            "month": month,
+            "currency": "usd",
+            "current_mrr": 2900 + i,
+            "current_subscription_count": 1,
+            "total_contract_value": 29000 + i,
+            "waiting_mrr": 0,
+            "as_of": now,
+        }
+        for i in range(customers)
+    ]
+
+
+def _mrr_rows(month_list: list[date]) -> list[dict[str, Any]]:
+    rows = []
+    for i, month in enumerate(month_list):
+        mrr = 100_000 + 1_000 * i
+        rows.append(
+            {
+                "month": month,
+                "currency": "usd",
+                "basis": "native",
+                "mrr": mrr,
+                "subscriptions": 100 + i,
+                "customers": 100 + i,
+                "new_mrr": 3000,
+                "new_customers": 3,
+                "reactivation_mrr": 500,
+                "reactivated_customers": 1,
+                "expansion_mrr": 700,
+                "contraction_mrr": 200,
+                "upgrade_mrr": 700,
+                "downgrade_mrr": 200,
+                "change_in_mrr": 500,
+                "lost_mrr": 2500,
+                "lost_customers": 2,
+                "waiting_mrr": 0,
+                "waiting_subscriptions": 0,
+                "arr": 12 * mrr,
+                "arpa": mrr // (100 + i),
+                "fx_impact_mrr": 0,
+                "missing_rates": None,
+                "is_current": month == month_list[-1],
+            }
+        )
+    return rows
 
 
 # ---------------------------------------------------------------- server

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from etl.currency import iso_currency
 from etl.errors import UsageError
 
 DEFAULT_DATABASE_URL = "sqlite:///etl.db"
@@ -132,10 +133,7 @@ class Settings(BaseSettings):
     @field_validator("reporting_currency")
     @classmethod
     def _check_currency(cls, v: str) -> str:
-        v = v.strip().lower()
-        if not re.fullmatch(r"[a-z]{3}", v):
-            raise ValueError(f"{v!r} is not a 3-letter ISO currency code")
-        return v
+        return iso_currency(v)
 
     @field_validator("stripe_api_key")
     @classmethod

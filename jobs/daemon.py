@@ -135,35 +135,9 @@ class Daemon:
     # ------------------------------------------------------------------ main
 
     def run(self) -> int:
-        from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.schedulers.blocking import BlockingScheduler
-
         settings = self.container.settings
         _bridge_scheduler_logs()
-        scheduler = BlockingScheduler(
-            timezone=UTC,
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
-            job_defaults={
-                "max_instances": 1,
-                "coalesce": True,
-                "misfire_grace_time": MISFIRE_GRACE_S,
-            },
-        )
-        self._scheduler = scheduler
-        for entry in self.entries:
-            kwargs: dict[str, Any] = {}
-            if entry.name == "sync" and self.initial_sync:
-                # A fresh deployment loads at once instead of waiting for the first slot.
-                kwargs["next_run_time"] = datetime.now(UTC)
-            scheduler.add_job(
-                self._run_entry,
-                trigger_for(entry, settings),
-                args=[entry],
-                id=entry.name,
-                name=entry.name,
-                **kwargs,
-            )
-
+        scheduler = self._scheduler = self._build_scheduler()
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
         }
@@ -197,6 +171,35 @@ class Daemon:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return self._finish()
+
+    def _build_scheduler(self) -> Any:
+        """One worker thread, one instance per entry, missed slots coalesced."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
+        scheduler = BlockingScheduler(
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={
+                "max_instances": 1,
+                "coalesce": True,
+                "misfire_grace_time": MISFIRE_GRACE_S,
+            },
+        )
+        for entry in self.entries:
+            kwargs: dict[str, Any] = {}
+            if entry.name == "sync" and self.initial_sync:
+                # A fresh deployment loads at once instead of waiting for the first slot.
+                kwargs["next_run_time"] = datetime.now(UTC)
+            scheduler.add_job(
+                self._run_entry,
+                trigger_for(entry, self.container.settings),
+                args=[entry],
+                id=entry.name,
+                name=entry.name,
+                **kwargs,
+            )
+        return scheduler
 
     def _finish(self) -> int:
         grace = self.container.settings.shutdown_grace

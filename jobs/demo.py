@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from etl.bootstrap import Container
-    from etl.report.chart import Series
+    from etl.report.scene import Series
 
 DEFAULT_DB = "etl-demo.db"
 DEMO_KEY = "sk_test_etl_demo"
@@ -93,7 +93,7 @@ def _load_demo_rates(container: Container, months: int, end: datetime) -> int:
 def mrr_table(series: Series, months: int = 12) -> Any:
     from rich.table import Table
 
-    from etl.report.chart import money
+    from etl.report.scene import money
 
     cur = series.currency
     t = Table(
@@ -133,12 +133,6 @@ def mrr_table(series: Series, months: int = 12) -> Any:
 
 def run_demo(opts: DemoOptions, console: Console) -> DemoResult:
     from etl.bootstrap import bootstrap
-    from etl.config import load_settings
-    from etl.db.schema import init_db
-    from etl.report.chart import load_series, write_chart_files
-    from etl.sandbox.server.app import SandboxServer
-    from etl.sandbox.simulation.generator import generate_account
-    from jobs.runner import JobContext, run_job
 
     if opts.customers < 1 or opts.months < 1:
         raise UsageError("--customers and --months must be at least 1")
@@ -148,70 +142,13 @@ def run_demo(opts: DemoOptions, console: Console) -> DemoResult:
     # History up to today's midnight (UTC): the same account all day long, so that two
     # runs on one day show the same figures.
     end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-    t0 = time.monotonic()
-    with console.status("Generating the account…"):
-        account = generate_account(
-            seed=opts.seed, customers=opts.customers, months=opts.months, end=end
-        )
-    timings["generate_s"] = time.monotonic() - t0
-    console.print(
-        f"[bold]1.[/bold] Generated a SaaS account: {opts.customers} customers, "
-        f"{opts.months} months of history up to {end:%Y-%m-%d} "
-        f"(seed {opts.seed}) in {timings['generate_s']:.1f}s."
-    )
-
-    server = SandboxServer(account)
-    base_url = server.start(port=0)
-    console.print(f"[bold]2.[/bold] Serving it as a local Stripe API at {base_url}.")
-    settings = load_settings(
-        database_url=f"sqlite:///{path}",
-        stripe_api_key=DEMO_KEY,
-        stripe_api_base=base_url,
-        # The local server has no rate limit; Stripe's own 25/s would only slow the demo.
-        stripe_rate_limit=1000,
-        log_level=os.environ.get("ETL_LOG_LEVEL", "warning"),
-    )
-    container = bootstrap(settings)
+    server, base_url = _serve_account(opts, end, console, timings)
+    container = bootstrap(_demo_settings(path, base_url))
     try:
-        init_db(container.engine)
-        _load_demo_rates(container, opts.months, end)
-        progress = sys.stderr.isatty()
-        console.print(f"[bold]3.[/bold] Syncing into {path} …")
-        t0 = time.monotonic()
-        sync = run_job(container, "sync", JobContext(trigger="cli", progress=progress), retries=0)
-        timings["sync_s"] = time.monotonic() - t0
-        if sync.status != "ok":
-            raise EtlError(f"the demo's sync failed: {sync.error}")
-        c = sync.counts
-        console.print(
-            f"   {c.get('objects', 0):,} objects in {c.get('requests', 0):,} requests, "
-            f"{timings['sync_s']:.1f}s."
-        )
-        t0 = time.monotonic()
-        rec = run_job(container, "recompute", JobContext(trigger="cli"), retries=0)
-        timings["recompute_s"] = time.monotonic() - t0
-        if rec.status != "ok":
-            raise EtlError(f"the demo's recompute failed: {rec.error}")
-        console.print(
-            f"[bold]4.[/bold] Computed MRR and movements: {rec.counts.get('customers', 0)} "
-            f"customers, {rec.counts.get('monthly_rows', 0)} monthly rows, "
-            f"{timings['recompute_s']:.1f}s."
-        )
+        sync, rec = _load(container, opts, end, path, console, timings)
     finally:
         server.stop()
-
-    series = load_series(container.engine)
-    if series is None:
-        raise EtlError("the demo computed no MRR: nothing to show")
-    console.print()
-    console.print(mrr_table(series, 12))
-    console.print()
-    t0 = time.monotonic()
-    files = write_chart_files(container.engine, path.parent, stem=f"{path.stem}-mrr")
-    timings["chart_s"] = time.monotonic() - t0
-    if files is not None:
-        console.print(f"[bold]5.[/bold] MRR picture: {files.png}  (web page: {files.html})")
+    series, files = _show(container, path, console, timings)
     timings["total_s"] = time.monotonic() - t_all
     result = DemoResult(
         db=path,
@@ -233,6 +170,102 @@ def run_demo(opts: DemoOptions, console: Console) -> DemoResult:
         )
     container.close()
     return result
+
+
+def _serve_account(
+    opts: DemoOptions, end: datetime, console: Console, timings: dict[str, float]
+) -> tuple[Any, str]:
+    """Steps 1 and 2: generate the account and serve it as a local Stripe (server, URL)."""
+    from etl.sandbox.server.app import SandboxServer
+    from etl.sandbox.simulation.generator import generate_account
+
+    t0 = time.monotonic()
+    with console.status("Generating the account…"):
+        account = generate_account(
+            seed=opts.seed, customers=opts.customers, months=opts.months, end=end
+        )
+    timings["generate_s"] = time.monotonic() - t0
+    console.print(
+        f"[bold]1.[/bold] Generated a SaaS account: {opts.customers} customers, "
+        f"{opts.months} months of history up to {end:%Y-%m-%d} "
+        f"(seed {opts.seed}) in {timings['generate_s']:.1f}s."
+    )
+    server = SandboxServer(account)
+    base_url = server.start(port=0)
+    console.print(f"[bold]2.[/bold] Serving it as a local Stripe API at {base_url}.")
+    return server, base_url
+
+
+def _demo_settings(path: Path, base_url: str) -> Any:
+    from etl.config import load_settings
+
+    return load_settings(
+        database_url=f"sqlite:///{path}",
+        stripe_api_key=DEMO_KEY,
+        stripe_api_base=base_url,
+        # The local server has no rate limit; Stripe's own 25/s would only slow the demo.
+        stripe_rate_limit=1000,
+        log_level=os.environ.get("ETL_LOG_LEVEL", "warning"),
+    )
+
+
+def _load(
+    container: Container,
+    opts: DemoOptions,
+    end: datetime,
+    path: Path,
+    console: Console,
+    timings: dict[str, float],
+) -> tuple[Any, Any]:
+    """Steps 3 and 4: the sync and the recompute, as the daemon runs them."""
+    from etl.db.schema import init_db
+    from jobs.runner import JobContext, run_job
+
+    init_db(container.engine)
+    _load_demo_rates(container, opts.months, end)
+    progress = sys.stderr.isatty()
+    console.print(f"[bold]3.[/bold] Syncing into {path} …")
+    t0 = time.monotonic()
+    sync = run_job(container, "sync", JobContext(trigger="cli", progress=progress), retries=0)
+    timings["sync_s"] = time.monotonic() - t0
+    if sync.status != "ok":
+        raise EtlError(f"the demo's sync failed: {sync.error}")
+    c = sync.counts
+    console.print(
+        f"   {c.get('objects', 0):,} objects in {c.get('requests', 0):,} requests, "
+        f"{timings['sync_s']:.1f}s."
+    )
+    t0 = time.monotonic()
+    rec = run_job(container, "recompute", JobContext(trigger="cli"), retries=0)
+    timings["recompute_s"] = time.monotonic() - t0
+    if rec.status != "ok":
+        raise EtlError(f"the demo's recompute failed: {rec.error}")
+    console.print(
+        f"[bold]4.[/bold] Computed MRR and movements: {rec.counts.get('customers', 0)} "
+        f"customers, {rec.counts.get('monthly_rows', 0)} monthly rows, "
+        f"{timings['recompute_s']:.1f}s."
+    )
+    return sync, rec
+
+
+def _show(
+    container: Container, path: Path, console: Console, timings: dict[str, float]
+) -> tuple[Any, Any]:
+    """Step 5: the MRR table, and the picture written next to the database."""
+    from etl.report.chart import load_series, write_chart_files
+
+    series = load_series(container.engine)
+    if series is None:
+        raise EtlError("the demo computed no MRR: nothing to show")
+    console.print()
+    console.print(mrr_table(series, 12))
+    console.print()
+    t0 = time.monotonic()
+    files = write_chart_files(container.engine, path.parent, stem=f"{path.stem}-mrr")
+    timings["chart_s"] = time.monotonic() - t0
+    if files is not None:
+        console.print(f"[bold]5.[/bold] MRR picture: {files.png}  (web page: {files.html})")
+    return series, files
 
 
 def serve_demo(container: Container, opts: DemoOptions, console: Console) -> None:

@@ -96,10 +96,6 @@ def job_module(name: str) -> Any:
     return importlib.import_module(JOB_MODULES[name])
 
 
-def job_function(name: str) -> Callable[[Container, JobContext], Mapping[str, Any]]:
-    return job_module(name).run  # type: ignore[no-any-return]
-
-
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, JobSkipped | UsageError):
         return False
@@ -184,27 +180,12 @@ def _interruptible_sleep(stop: threading.Event) -> Callable[[float], None]:
     return sleep
 
 
-def run_job(
-    container: Container,
-    name: str,
-    ctx: JobContext | None = None,
-    *,
-    retries: int | None = None,
-    retry_wait: float | None = None,
-) -> JobResult:
-    """Run one job with retries and record it. Never raises for a failure of the job."""
-    ctx = ctx or JobContext()
-    module = job_module(name)
-    fn = module.run
-    records_itself = bool(getattr(module, "RECORDS_ITSELF", False))
-    settings = container.settings
-    retries = settings.job_retries if retries is None else retries
-    retry_wait = settings.job_retry_wait if retry_wait is None else retry_wait
-    started = utcnow()
-    t0 = time.monotonic()
-    run_id = None if records_itself else _start_row(container.engine, name, ctx.trigger, started)
+def _retrying(
+    name: str, run_id: int | None, ctx: JobContext, retries: int, wait: float
+) -> Retrying:
+    """Up to `retries` more attempts with exponential waits, each retry logged."""
 
-    def _before_sleep(state: RetryCallState) -> None:
+    def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         log.warning(
             "job_retry",
@@ -216,18 +197,24 @@ def run_job(
             error=describe_error(exc) if exc else None,
         )
 
-    retrying = Retrying(
+    return Retrying(
         stop=stop_after_attempt(retries + 1) | stop_when_event_set(ctx.stop),
-        wait=wait_exponential(multiplier=retry_wait, min=retry_wait, max=max(retry_wait, 1) * 16),
+        wait=wait_exponential(multiplier=wait, min=wait, max=max(wait, 1) * 16),
         retry=retry_if_exception(_retryable),
         # Waiting between attempts ends at once when the daemon is asked to stop.
         sleep=_interruptible_sleep(ctx.stop),
-        before_sleep=_before_sleep,
+        before_sleep=before_sleep,
         reraise=True,
     )
+
+
+def _attempts(
+    retrying: Retrying, fn: Callable[[], Any], ctx: JobContext
+) -> tuple[str, dict[str, Any], str | None, int]:
+    """(status, counts, error, attempts) of running `fn` under `retrying`."""
     attempts = 0
     last_exc: Exception | None = None
-    status, counts, error = "ok", {}, None
+    counts: dict[str, Any] = {}
     try:
         for attempt in retrying:
             with attempt:
@@ -236,14 +223,36 @@ def run_job(
                     raise last_exc
                 attempts += 1
                 try:
-                    counts = counts_of(fn(container, ctx))
+                    counts = counts_of(fn())
                 except Exception as exc:
                     last_exc = exc
                     raise
     except JobSkipped as exc:
-        status, error = "skipped", describe_error(exc)
+        return "skipped", counts, describe_error(exc), attempts
     except Exception as exc:
-        status, error = "failed", describe_error(exc)
+        return "failed", counts, describe_error(exc), attempts
+    return "ok", counts, None, attempts
+
+
+def run_job(
+    container: Container,
+    name: str,
+    ctx: JobContext | None = None,
+    *,
+    retries: int | None = None,
+    retry_wait: float | None = None,
+) -> JobResult:
+    """Run one job with retries and record it. Never raises for a failure of the job."""
+    ctx = ctx or JobContext()
+    module = job_module(name)
+    records_itself = bool(getattr(module, "RECORDS_ITSELF", False))
+    settings = container.settings
+    retries = settings.job_retries if retries is None else retries
+    retry_wait = settings.job_retry_wait if retry_wait is None else retry_wait
+    t0 = time.monotonic()
+    run_id = None if records_itself else _start_row(container.engine, name, ctx.trigger, utcnow())
+    retrying = _retrying(name, run_id, ctx, retries, retry_wait)
+    status, counts, error, attempts = _attempts(retrying, lambda: module.run(container, ctx), ctx)
     if records_itself:
         run_id = counts.get("job_run_id")
     result = JobResult(

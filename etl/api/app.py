@@ -118,6 +118,29 @@ def _restore_examples(app: FastAPI, doc: dict[str, Any]) -> None:
                     media.setdefault("application/json", {})["example"] = example
 
 
+def _state(
+    container: Container,
+    *,
+    clock: Callable[[], datetime] | None,
+    key_ttl: float,
+    cache_ttl: float,
+    recompute: Callable[..., Any] | None,
+) -> ApiState:
+    """What the routes share: keys, the response cache and the metrics refresher."""
+    cache = ResponseCache(ttl=cache_ttl)
+    refresher_kwargs: dict[str, Any] = {"on_done": cache.invalidate}
+    if recompute is not None:
+        refresher_kwargs["run"] = recompute
+    return ApiState(
+        settings=container.settings,
+        engine=container.engine,
+        keys=KeyStore(container.engine, ttl=key_ttl),
+        cache=cache,
+        refresher=MetricsRefresher(container.engine, container.settings, **refresher_kwargs),
+        clock=clock or utcnow,
+    )
+
+
 def create_app(
     container: Container,
     *,
@@ -133,17 +156,8 @@ def create_app(
     serve command decides "auto" from the address it binds).
     """
     settings = container.settings
-    cache = ResponseCache(ttl=cache_ttl)
-    refresher_kwargs: dict[str, Any] = {"on_done": cache.invalidate}
-    if recompute is not None:
-        refresher_kwargs["run"] = recompute
-    state = ApiState(
-        settings=settings,
-        engine=container.engine,
-        keys=KeyStore(container.engine, ttl=key_ttl),
-        cache=cache,
-        refresher=MetricsRefresher(container.engine, settings, **refresher_kwargs),
-        clock=clock or utcnow,
+    state = _state(
+        container, clock=clock, key_ttl=key_ttl, cache_ttl=cache_ttl, recompute=recompute
     )
 
     @asynccontextmanager

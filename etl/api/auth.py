@@ -18,7 +18,6 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 
 from etl.api.errors import ApiError
 from etl.api.keys import active_key_hashes, hash_key, touch_keys
@@ -112,9 +111,6 @@ class KeyStore:
             if hmac.compare_digest(presented, stored):
                 found = key_id
         return found
-
-    async def authenticate(self, request: Request) -> str:
-        return await self.authenticate_header(request.headers.get("authorization"))
 
     async def authenticate_header(self, authorization: str | None) -> str:
         """The id of the key the Authorization header carries, or ApiError(401)."""

@@ -7,7 +7,6 @@ prefix lets the log redactor (etl.logs) recognise a key wherever it appears.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,11 +37,6 @@ class KeyInfo:
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def matches(key: str, stored_hash: str) -> bool:
-    """Constant-time comparison of a presented key with a stored hash."""
-    return hmac.compare_digest(hash_key(key), stored_hash)
 
 
 def create_key(conn: Connection, name: str | None = None) -> tuple[KeyInfo, str]:

@@ -78,73 +78,86 @@ class RequestMiddleware:
         given = _header(scope, b"x-request-id")
         rid = given if given and _CLIENT_RID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
-        rid_header = (b"x-request-id", rid.encode())
-        status = 500
-        started = False
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, started
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                started = True
-                message = {**message, "headers": [*message.get("headers", ()), rid_header]}
-            await send(message)
-
+        reply = _Reply(send, (b"x-request-id", rid.encode()))
         path: str = scope.get("path", "")
-        query: bytes = scope.get("query_string", b"")
         try:
-            if self.require_https and path not in HTTPS_EXEMPT and not is_secure(scope):
-                raise ApiError(
-                    403,
-                    "HTTPS is required: use https://, or a proxy that sets X-Forwarded-Proto: https",
-                )
-            if "\x00" in path or b"%00" in query.lower():
-                raise ApiError(400, "NUL characters are not allowed in URLs")
-            if needs_key(path):
-                await self.state.keys.authenticate_header(_header(scope, b"authorization"))
-                if query:
-                    check_single_valued(query)
-                if scope["method"] == "GET":
-                    body = self.state.cache.get(cache_key(scope))
-                    if body is not None:
-                        await send_with_id(
-                            {
-                                "type": "http.response.start",
-                                "status": 200,
-                                "headers": [
-                                    *_JSON_HEADERS,
-                                    (b"content-length", str(len(body)).encode()),
-                                ],
-                            }
-                        )
-                        await send_with_id({"type": "http.response.body", "body": body})
-                        return
-            await self.app(scope, receive, send_with_id)
+            keyed = await self._check(scope, path)
+            body = self._cached_body(scope) if keyed else None
+            if body is not None:
+                await reply.json(body)
+                return
+            await self.app(scope, receive, reply.send)
         except ApiError as exc:
             resp = error_response(
                 exc.status, exc.message, param=exc.param, type_=exc.type, headers=exc.headers
             )
-            await resp(scope, receive, send_with_id)
+            await resp(scope, receive, reply.send)
         except Exception:
             # The trace goes to the log line with the request id, never to the client.
             log.exception(
                 "api.unhandled_error", request_id=rid, method=scope.get("method"), path=path
             )
-            status = 500
-            if not started:
+            reply.status = 500
+            if not reply.started:
                 resp = error_response(
                     500,
                     f"An unexpected error occurred. Request id: {rid}",
                     type_=API_ERROR,
                     request_id=rid,
                 )
-                await resp(scope, receive, send_with_id)
+                await resp(scope, receive, reply.send)
         finally:
             log.info(
                 "api.request",
                 method=scope.get("method"),
                 path=path,
-                status=status,
+                status=reply.status,
                 duration_ms=round((time.perf_counter() - start) * 1000, 3),
                 request_id=rid,
             )
+
+    async def _check(self, scope: Scope, path: str) -> bool:
+        """The rules before routing: HTTPS, no NUL, a valid key, single-valued parameters.
+        True when the path needed (and got) a valid key."""
+        query: bytes = scope.get("query_string", b"")
+        if self.require_https and path not in HTTPS_EXEMPT and not is_secure(scope):
+            raise ApiError(
+                403,
+                "HTTPS is required: use https://, or a proxy that sets X-Forwarded-Proto: https",
+            )
+        if "\x00" in path or b"%00" in query.lower():
+            raise ApiError(400, "NUL characters are not allowed in URLs")
+        if needs_key(path):
+            await self.state.keys.authenticate_header(_header(scope, b"authorization"))
+            if query:
+                check_single_valued(query)
+            return True
+        return False
+
+    def _cached_body(self, scope: Scope) -> bytes | None:
+        """The stored body of an authenticated GET, when still fresh."""
+        if scope["method"] != "GET":
+            return None
+        return self.state.cache.get(cache_key(scope))
+
+
+class _Reply:
+    """The client's `send`, adding the request id header and noting the status sent."""
+
+    def __init__(self, send: Send, rid_header: tuple[bytes, bytes]) -> None:
+        self._send = send
+        self._rid_header = rid_header
+        self.status = 500
+        self.started = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.started = True
+            message = {**message, "headers": [*message.get("headers", ()), self._rid_header]}
+        await self._send(message)
+
+    async def json(self, body: bytes) -> None:
+        headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+        await self.send({"type": "http.response.start", "status": 200, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body})

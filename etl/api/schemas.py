@@ -14,12 +14,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from etl.api.codes import COUNTRIES, CURRENCIES
+from etl.api.codes import COUNTRIES
+from etl.currency import CURRENCY_PATTERN, iso_currency
+from etl.imports.invoice_fields import ID_PATTERN, MAX_AMOUNT, MAX_QUANTITY, TEXT_LIMITS
 
 EMAIL_PATTERN = r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$"
 _EMAIL = re.compile(EMAIL_PATTERN)
-MAX_AMOUNT = 10**12  # ten billion in major units: beyond it a value is a typo, not a price
-MAX_QUANTITY = 1_000_000
 
 
 def opt(description: str, **kwargs: Any) -> Any:
@@ -127,13 +127,6 @@ def check_country(v: str) -> str:
     return v
 
 
-def check_currency(v: str) -> str:
-    v = v.strip().lower()
-    if v not in CURRENCIES:
-        raise ValueError(f"{v!r} is not an ISO 4217 currency code")
-    return v
-
-
 class _CustomerFields(Strict):
     name: str = opt("The name of the customer.", max_length=1000)
     extra_id: str = opt(
@@ -145,7 +138,7 @@ class _CustomerFields(Strict):
         pattern=r"^([A-Za-z]{2})?$",
     )
     state: str = opt("US state, e.g. OH; empty clears it.", max_length=64)
-    currency: str = opt("ISO 4217 currency code, e.g. usd.", pattern=r"^[A-Za-z]{3}$")
+    currency: str = opt("ISO 4217 currency code, e.g. usd.", pattern=CURRENCY_PATTERN)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -165,7 +158,7 @@ class _CustomerFields(Strict):
     @field_validator("currency")
     @classmethod
     def _currency(cls, v: str | None) -> str | None:
-        return check_currency(v) if v is not None else v
+        return iso_currency(v) if v is not None else v
 
 
 class CustomerCreate(_CustomerFields):
@@ -300,7 +293,7 @@ class PlanCreate(Strict):
         1, description="Intervals between billings (3 months: month × 3).", ge=1, le=365
     )
     currency: str = Field(
-        "usd", description="3-letter ISO currency code.", pattern=r"^[A-Za-z]{3}$"
+        "usd", description="3-letter ISO currency code.", pattern=CURRENCY_PATTERN
     )
 
     @field_validator("*", mode="before")
@@ -311,7 +304,7 @@ class PlanCreate(Strict):
     @field_validator("currency")
     @classmethod
     def _currency(cls, v: str) -> str:
-        return check_currency(v)
+        return iso_currency(v)
 
 
 # ---------------------------------------------------------------- invoices
@@ -355,15 +348,18 @@ def _int_to_text(v: Any) -> Any:
 
 
 class InvoiceCreate(Strict):
+    """The body of POST /v2/invoices, for the document only: the route validates it with
+    etl.imports.invoice_rules, the rules of `etl import-invoices`, whose bounds these are."""
+
     customer: str = Field(
         description="The customer: integer id, Stripe id, extra id or email.",
         min_length=1,
-        max_length=320,
+        max_length=TEXT_LIMITS["customer"],
     )
     plan: str = opt(
         "The plan id. Omitted: a one-time payment, booked into revenue, not MRR.",
         min_length=1,
-        max_length=255,
+        max_length=TEXT_LIMITS["plan"],
     )
     amount: int = opt(
         "Total before discounts, cents. Optional when plan given (plan amount × quantity).",
@@ -375,30 +371,19 @@ class InvoiceCreate(Strict):
     discount: int = opt("Discount, cents; amount_paid = amount − discount.", ge=0, le=MAX_AMOUNT)
     id: str = opt(
         "Unique id that prevents importing the same invoice twice; generated when omitted.",
-        pattern=r"^[A-Za-z0-9_.:-]{1,200}$",
+        pattern=ID_PATTERN,
     )
     subscription_id: str = opt(
-        "Continue or upgrade an existing subscription.", min_length=1, max_length=255
+        "Continue or upgrade an existing subscription.",
+        min_length=1,
+        max_length=TEXT_LIMITS["subscription_id"],
     )
     quantity: int = opt("Seats; default 1.", ge=1, le=MAX_QUANTITY)
     period_start: str = opt("Service period start; default date.", pattern=_DT)
     period_end: str = opt(
         "Service period end; default period_start + one plan interval.", pattern=_DT
     )
-    currency: str = opt("ISO 4217 currency; default the plan's.", pattern=r"^[A-Za-z]{3}$")
-    description: str = opt("Free text describing what got invoiced.", max_length=5000)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _strings(cls, v: Any) -> Any:
-        return _no_nul(v)
-
-    @field_validator("customer", "plan", "id", "subscription_id", mode="before")
-    @classmethod
-    def _ids(cls, v: Any) -> Any:
-        return _int_to_text(v)
-
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, v: str | None) -> str | None:
-        return check_currency(v) if v is not None else v
+    currency: str = opt("ISO 4217 currency; default the plan's.", pattern=CURRENCY_PATTERN)
+    description: str = opt(
+        "Free text describing what got invoiced.", max_length=TEXT_LIMITS["description"]
+    )

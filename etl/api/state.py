@@ -8,7 +8,6 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 
 from etl.api.auth import KeyStore
 from etl.api.http import ResponseCache
@@ -33,7 +32,3 @@ class ApiState:
         if recompute:
             ticket = self.refresher.request()
             await run_in_threadpool(self.refresher.wait, ticket, self.refresh_timeout)
-
-
-def api_state(request: Request) -> ApiState:
-    return request.app.state.api  # type: ignore[no-any-return]

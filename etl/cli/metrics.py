@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -60,74 +56,6 @@ def recompute_cmd(
     typer.echo(report.summary())
 
 
-def read_invoice_file(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
-    """Rows of a CSV (header line first) or JSON (a list of objects) file, with the line
-    number each row starts on."""
-    try:
-        content = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    stripped = content.lstrip()
-    if path.suffix.lower() == ".json" or stripped.startswith("["):
-        return _json_rows(content, path)
-    reader = csv.DictReader(io.StringIO(content))
-    if not reader.fieldnames:
-        raise EtlError(f"{path}: empty file (a CSV header line naming the fields is required)")
-    reader.fieldnames = [h.strip() for h in reader.fieldnames]
-    rows, lines = [], []
-    start = 2
-    for rec in reader:
-        if None in rec:
-            extra = rec.pop(None)  # type: ignore[call-overload]
-            rec["__extra_columns__"] = extra
-        rows.append(dict(rec))
-        lines.append(start)
-        start = reader.line_num + 1
-    return rows, lines
-
-
-def _json_rows(content: str, path: Path) -> tuple[list[dict[str, Any]], list[int]]:
-    dec = json.JSONDecoder()
-    s = content
-    n = len(s)
-
-    def ws(i: int) -> int:
-        while i < n and s[i] in " \t\r\n":
-            i += 1
-        return i
-
-    def fail(i: int, msg: str) -> EtlError:
-        return EtlError(f"{path}: line {s.count(chr(10), 0, i) + 1}: {msg}")
-
-    i = ws(0)
-    if i >= n or s[i] != "[":
-        raise fail(i, "a JSON file must hold a list of invoice objects")
-    i = ws(i + 1)
-    rows: list[dict[str, Any]] = []
-    lines: list[int] = []
-    if i < n and s[i] == "]":
-        return rows, lines
-    while True:
-        try:
-            obj, j = dec.raw_decode(s, i)
-        except json.JSONDecodeError as exc:
-            raise fail(exc.pos, f"invalid JSON: {exc.msg}") from None
-        rows.append(obj)
-        lines.append(s.count("\n", 0, i) + 1)
-        i = ws(j)
-        if i < n and s[i] == ",":
-            i = ws(i + 1)
-            continue
-        if i < n and s[i] == "]":
-            break
-        raise fail(i, "expected ',' or ']' between invoice objects")
-    if ws(i + 1) != n:
-        raise fail(i + 1, "unexpected content after the list")
-    return rows, lines
-
-
 @app.command("import-invoices")
 def import_invoices_cmd(
     file: Path = typer.Argument(..., help="CSV with a header line, or a JSON list of objects."),
@@ -141,6 +69,7 @@ def import_invoices_cmd(
     every problem is listed with its line number. An invoice id imported before is an
     error, never a duplicate.
     """
+    from etl.imports.files import read_invoice_file
     from etl.imports.invoices import (
         create_manual_invoices,
         validate_invoice_input,
@@ -148,10 +77,6 @@ def import_invoices_cmd(
     from etl.metrics.revenue import refresh_revenue_lines
 
     rows, lines = read_invoice_file(file)
-    for r in rows:
-        if isinstance(r, dict) and "__extra_columns__" in r:
-            r.pop("__extra_columns__")
-            r["__extra__"] = "row has more values than the header has columns"
     c = container()
     now = utcnow()
     with c.engine.begin() as conn:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -110,43 +108,6 @@ def _is_tty() -> bool:
     return sys.stderr.isatty()
 
 
-def _ago(iso: str | None) -> str:
-    if not iso:
-        return "never"
-    at = datetime.fromisoformat(iso.rstrip("Z"))
-    secs = int((utcnow() - at).total_seconds())
-    if secs < 120:
-        span = f"{secs}s"
-    elif secs < 7200:
-        span = f"{secs // 60} min"
-    elif secs < 172800:
-        span = f"{secs // 3600} h"
-    else:
-        span = f"{secs // 86400} days"
-    return f"{iso} ({span} ago)"
-
-
-def _short(iso: str | None) -> str:
-    """2026-11-21T21:48:07Z -> 2026-11-21 21:48:07 (UTC, as every time here)."""
-    return iso[:19].replace("T", " ") if iso else ""
-
-
-def _counts_text(run: dict[str, Any]) -> str:
-    if run.get("error"):
-        return str(run["error"])[:80]
-    counts = run.get("counts") or {}
-    parts = [
-        f"{k}={v:,}"
-        for k, v in counts.items()
-        if isinstance(v, int) and not isinstance(v, bool) and v and k not in _NOISE
-    ]
-    return ", ".join(parts[:4])
-
-
-# Bookkeeping fields of job reports that say nothing about the work done.
-_NOISE = frozenset({"run_id", "job_run_id", "keep_days", "retries", "rate_limited"})
-
-
 @app.command("status")
 def status_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the status as one JSON object."),
@@ -155,78 +116,46 @@ def status_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from etl.report.chart import money
-    from etl.report.status import collect_status
+    from etl.report import status as report
 
-    c = container()
-    try:
-        st = collect_status(c.engine)
-    except Exception as exc:
-        from sqlalchemy.exc import OperationalError, ProgrammingError
-
-        if isinstance(exc, OperationalError | ProgrammingError):
-            raise UsageError(
-                "the database has no schema yet (or is unreachable): run `etl init-db` first"
-            ) from None
-        raise
+    st = report.read_status(container().engine)
     if as_json:
         typer.echo(json.dumps(st, indent=2, sort_keys=False))
         return
+    now = utcnow()
     con = Console(highlight=False)
     con.print(f"[bold]Database[/bold] {st['database']}")
-    con.print(f"[bold]Last successful sync[/bold]      {_ago(st['last_successful_sync'])}")
-    con.print(f"[bold]Last successful recompute[/bold] {_ago(st['last_successful_recompute'])}")
-    if st["jobs"]:
+    con.print(
+        f"[bold]Last successful sync[/bold]      {report.ago(st['last_successful_sync'], now)}"
+    )
+    con.print(
+        f"[bold]Last successful recompute[/bold] {report.ago(st['last_successful_recompute'], now)}"
+    )
+    rows = report.job_rows(st)
+    if rows:
         t = Table(title="Jobs", title_justify="left")
-        for col in ("job", "last run", "status", "duration", "counts / error", "last ok"):
+        for col in report.JOB_COLUMNS:
             t.add_column(col)
-        for job, runs in st["jobs"].items():
-            last = runs.get("last", {})
-            ok = runs.get("last_ok")
-            style = {"ok": "green", "failed": "red", "skipped": "yellow"}.get(
-                last.get("status"), ""
-            )
-            t.add_row(
-                job,
-                _short(last.get("started_at")),
-                f"[{style}]{last.get('status')}[/{style}]" if style else str(last.get("status")),
-                f"{last['duration_s']:.1f}s" if last.get("duration_s") is not None else "",
-                _counts_text(last),
-                _short(ok["finished_at"]) if ok else "never",
-            )
+        for job, started, status, *rest in rows:
+            style = _STATUS_STYLE.get(status)
+            t.add_row(job, started, f"[{style}]{status}[/{style}]" if style else status, *rest)
         con.print(t)
     else:
         con.print("No job has run yet (`etl run-job sync` or `etl daemon`).")
-    sr = st["last_sync_run"]
-    if sr:
-        con.print(
-            f"[bold]Last sync run[/bold] #{sr['id']} {sr['kind']} {sr['status']}, "
-            f"{sr['objects']:,} objects, {sr['requests']:,} requests, "
-            f"started {_short(sr['started_at'])}"
-        )
-    con.print(
-        "[bold]Rows[/bold] "
-        + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in st["counts"].items())
-    )
-    if st["current_mrr"]:
-        first = st["current_mrr"][0]
-        con.print(f"[bold]MRR[/bold] for {first['month'][:7]}:")
-        for r in st["current_mrr"]:
-            basis = ""
-            if r["basis"] == "reporting":
-                gone = [c.upper() for c in r.get("missing_rates", [])]
-                basis = (
-                    f" (converted; {', '.join(gone)} left out: no exchange rate, see `etl fx load`)"
-                    if gone
-                    else " (all currencies converted)"
-                )
-            n = r["customers"]
-            con.print(
-                f"  {r['currency'].upper()} {money(r['mrr'], r['currency'])}{basis}, "
-                f"{n} customer{'' if n == 1 else 's'}, ARR {money(r['arr'], r['currency'])}"
-            )
+    sync_run = report.sync_run_text(st)
+    if sync_run:
+        con.print(f"[bold]Last sync run[/bold] {sync_run}")
+    con.print(f"[bold]Rows[/bold] {report.rows_text(st)}")
+    mrr = report.mrr_lines(st)
+    if mrr:
+        con.print(f"[bold]MRR[/bold] for {st['current_mrr'][0]['month'][:7]}:")
+        for line in mrr:
+            con.print(f"  {line}")
     else:
         con.print("[bold]MRR[/bold] not computed yet.")
+
+
+_STATUS_STYLE = {"ok": "green", "failed": "red", "skipped": "yellow"}
 
 
 @app.command("chart")
@@ -237,8 +166,14 @@ def chart_cmd(
     currency: str | None = typer.Option(None, "--currency", help="A native currency series."),
 ) -> None:
     """Write the MRR chart as mrr.png and mrr.html (the page the API serves at /chart)."""
+    from etl.currency import currency_shape
     from etl.report.chart import chart_directory, write_chart_files
 
+    if currency is not None:
+        try:
+            currency = currency_shape(currency)
+        except ValueError as exc:
+            raise UsageError(f"--currency: {exc}") from None
     c = container()
     files = write_chart_files(c.engine, out or chart_directory(c.settings), currency=currency)
     if files is None:

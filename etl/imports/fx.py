@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from etl.currency import iso_currency
 from etl.db import tables
 from etl.db.upsert import upsert_rows
 from etl.errors import EtlError
@@ -52,8 +53,10 @@ def parse_fx_csv(content: str) -> list[dict[str, Any]]:
         line = reader.line_num
         cur = (rec.get("currency") or "").strip().lower()
         problems = []
-        if not re.fullmatch(r"[a-z]{3}", cur):
-            problems.append(f"currency {rec.get('currency')!r} is not a 3-letter ISO code")
+        try:
+            iso_currency(cur)
+        except ValueError as exc:
+            problems.append(f"currency {exc}")
         month = None
         try:
             month = parse_month(rec.get("month") or "")

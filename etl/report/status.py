@@ -1,7 +1,8 @@
-"""What `etl status` (and /healthz) says about the pipeline: runs, counts, current MRR.
+"""What `etl status` says about the pipeline: runs, counts, current MRR, and its text.
 
 Reads only; a handful of small queries. Every section degrades to "nothing yet" on a
-fresh database.
+fresh database. The CLI only prints: the wording of each line is made here, so that
+`etl status` holds no logic of its own.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from etl.db import tables
 from etl.db.models import (
@@ -21,6 +23,8 @@ from etl.db.models import (
     Subscription,
 )
 from etl.db.tables import table_of
+from etl.errors import UsageError
+from etl.report.scene import money
 
 COUNTED_TABLES = {
     "customers": Customer,
@@ -158,3 +162,109 @@ def collect_status(engine: Engine) -> dict[str, Any]:
         "counts": table_counts(engine),
         "current_mrr": current_mrr(engine),
     }
+
+
+def read_status(engine: Engine) -> dict[str, Any]:
+    """`collect_status`, with a missing schema (or database) said as a usage error."""
+    try:
+        return collect_status(engine)
+    except (OperationalError, ProgrammingError):
+        raise UsageError(
+            "the database has no schema yet (or is unreachable): run `etl init-db` first"
+        ) from None
+
+
+# ---------------------------------------------------------------- the text of `etl status`
+
+JOB_COLUMNS = ("job", "last run", "status", "duration", "counts / error", "last ok")
+# Bookkeeping fields of job reports that say nothing about the work done.
+_NOISE = frozenset({"run_id", "job_run_id", "keep_days", "retries", "rate_limited"})
+
+
+def ago(iso: str | None, now: datetime) -> str:
+    """2026-11-21T21:48:07Z -> '2026-11-21T21:48:07Z (3 min ago)'; None -> 'never'."""
+    if not iso:
+        return "never"
+    secs = int((now - datetime.fromisoformat(iso.rstrip("Z"))).total_seconds())
+    if secs < 120:
+        span = f"{secs}s"
+    elif secs < 7200:
+        span = f"{secs // 60} min"
+    elif secs < 172800:
+        span = f"{secs // 3600} h"
+    else:
+        span = f"{secs // 86400} days"
+    return f"{iso} ({span} ago)"
+
+
+def short_time(iso: str | None) -> str:
+    """2026-11-21T21:48:07Z -> 2026-11-21 21:48:07 (UTC, as every time here)."""
+    return iso[:19].replace("T", " ") if iso else ""
+
+
+def counts_text(run: dict[str, Any]) -> str:
+    """A run's error, else its first four non-zero counts."""
+    if run.get("error"):
+        return str(run["error"])[:80]
+    counts = run.get("counts") or {}
+    parts = [
+        f"{k}={v:,}"
+        for k, v in counts.items()
+        if isinstance(v, int) and not isinstance(v, bool) and v and k not in _NOISE
+    ]
+    return ", ".join(parts[:4])
+
+
+def job_rows(status: dict[str, Any]) -> list[tuple[str, ...]]:
+    """One row of JOB_COLUMNS per job; the status cell is the raw status."""
+    rows: list[tuple[str, ...]] = []
+    for job, runs in status["jobs"].items():
+        last = runs.get("last", {})
+        ok = runs.get("last_ok")
+        duration = last.get("duration_s")
+        rows.append(
+            (
+                job,
+                short_time(last.get("started_at")),
+                str(last.get("status")),
+                f"{duration:.1f}s" if duration is not None else "",
+                counts_text(last),
+                short_time(ok["finished_at"]) if ok else "never",
+            )
+        )
+    return rows
+
+
+def sync_run_text(status: dict[str, Any]) -> str | None:
+    sr = status["last_sync_run"]
+    if not sr:
+        return None
+    return (
+        f"#{sr['id']} {sr['kind']} {sr['status']}, {sr['objects']:,} objects, "
+        f"{sr['requests']:,} requests, started {short_time(sr['started_at'])}"
+    )
+
+
+def rows_text(status: dict[str, Any]) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in status["counts"].items())
+
+
+def mrr_lines(status: dict[str, Any]) -> list[str]:
+    """One line per MRR figure of the latest month; the converted total says what it
+    leaves out (currencies without an exchange rate)."""
+    lines = []
+    for r in status["current_mrr"]:
+        basis = ""
+        if r["basis"] == "reporting":
+            gone = [c.upper() for c in r.get("missing_rates", [])]
+            basis = (
+                f" (converted; {', '.join(gone)} left out: no exchange rate, see `etl fx load`)"
+                if gone
+                else " (all currencies converted)"
+            )
+        n, cur = r["customers"], r["currency"]
+        lines.append(
+            f"{cur.upper()} {money(r['mrr'], cur)}{basis}, "
+            f"{n} customer{'' if n == 1 else 's'}, ARR {money(r['arr'], cur)}"
+        )
+    return lines

@@ -17,17 +17,9 @@ from etl.bootstrap import bootstrap
 from etl.config import load_settings
 from etl.db import tables
 from etl.db.upsert import upsert_rows
-from etl.report.chart import (
-    COLORS,
-    build_scene,
-    load_series,
-    money,
-    render_html,
-    render_png,
-    short_money,
-    write_chart_files,
-)
+from etl.report.chart import load_series, render_html, render_png, write_chart_files
 from etl.report.raster import parse_color
+from etl.report.scene import COLORS, build_scene, money, short_money
 from tests.ops.chromium import chromium_path, render
 
 
@@ -166,7 +158,7 @@ def test_money_text_is_exact() -> None:
 
 
 def test_png_rendering_is_deterministic_and_scales() -> None:
-    from etl.report.chart import MonthPoint, Series
+    from etl.report.scene import MonthPoint, Series
 
     pts = [MonthPoint(date(2025, 1, 1), 1000, 1000, 0, 0, 0, 0, 1, True)]  # one month draws
     scene = build_scene(Series("usd", "native", pts))

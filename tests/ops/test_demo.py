@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 
 from etl.db.engine import make_engine
-from etl.report.chart import money
+from etl.report.scene import money
 from tests.ops.chromium import chromium_path, render
 from tests.ops.helpers import ETL, etl_env
 from tests.ops.test_chart import read_png

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 
-from etl.api.state import api_state
+from etl.api.deps import EngineDep
+from etl.currency import CURRENCY_PATTERN
 from etl.report.chart import load_series, render_html
 
 router = APIRouter(tags=["chart"])
@@ -21,9 +22,9 @@ router = APIRouter(tags=["chart"])
 @router.get("/chart", response_class=HTMLResponse, include_in_schema=False)
 async def chart(
     request: Request,
-    currency: str | None = Query(None, min_length=3, max_length=3, pattern="^[A-Za-z]{3}$"),
+    engine: EngineDep,
+    currency: str | None = Query(None, pattern=CURRENCY_PATTERN),
 ) -> HTMLResponse:
-    engine = api_state(request).engine
     series = await run_in_threadpool(load_series, engine, currency=currency)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return HTMLResponse(render_html(series, generated_at=stamp))

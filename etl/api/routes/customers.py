@@ -11,11 +11,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from etl.api import examples
+from etl.api.deps import ApiStateDep, EngineDep
 from etl.api.docs import body, errors, ok
 from etl.api.errors import ApiError, not_found
 from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import Customer, CustomerCreate, CustomerList, CustomerUpdate
-from etl.api.state import api_state
 from etl.db import tables
 from etl.db.engine import read_connection
 from etl.db.lookups import resolve_customer
@@ -41,11 +41,6 @@ _COLUMNS = (
     _S.total_contract_value,
 )
 _JOINED = CUSTOMERS.outerjoin(tables.customer_snapshots, _S.customer_id == _C.id)
-
-LOOKUP_DOC = (
-    "The customer's integer id; its Stripe id, extra id (the lowest id when several share "
-    "it) or email also work."
-)
 
 
 def customer_dict(r: Any) -> dict[str, Any]:
@@ -128,13 +123,13 @@ def _blank_to_none(v: str | None) -> str | None:
 )
 async def list_customers(
     request: Request,
+    engine: EngineDep,
     limit: int = Query(10, ge=1, le=100, description="1 to 100 customers per page"),
     starting_after: str | None = Query(None, description="id of the last customer seen"),
     email: str | None = Query(None, description="part of the email, case-insensitive"),
     country: str | None = Query(None, description="ISO 3166-1 alpha-2 country code"),
     extra_id: str | None = Query(None, description="exact extra id"),
 ) -> Response:
-    engine = api_state(request).engine
 
     def build() -> dict[str, Any]:
         q = None
@@ -177,8 +172,7 @@ async def list_customers(
     summary="Retrieve a customer",
     responses={**ok(examples.CUSTOMER), **errors(404)},
 )
-async def retrieve_customer(request: Request, id: str) -> Response:
-    engine = api_state(request).engine
+async def retrieve_customer(request: Request, engine: EngineDep, id: str) -> Response:
 
     def build() -> dict[str, Any]:
         with read_connection(engine) as conn:
@@ -199,8 +193,7 @@ async def retrieve_customer(request: Request, id: str) -> Response:
     responses={**ok(examples.CUSTOMER), **errors(409)},
     openapi_extra=body(CustomerCreate, {"email": "customer@company.com"}),
 )
-async def create_customer(request: Request) -> Response:
-    state = api_state(request)
+async def create_customer(request: Request, state: ApiStateDep) -> Response:
     inp = parse_input(CustomerCreate, _nulls_clear(await read_body(request)))
 
     def write() -> dict[str, Any]:
@@ -246,8 +239,7 @@ async def create_customer(request: Request) -> Response:
     responses={**ok(examples.CUSTOMER_UPDATED), **errors(404, 409)},
     openapi_extra=body(CustomerUpdate, {"extra_id": "Team X"}),
 )
-async def update_customer(request: Request, id: str) -> Response:
-    state = api_state(request)
+async def update_customer(request: Request, state: ApiStateDep, id: str) -> Response:
     inp = parse_input(CustomerUpdate, _nulls_clear(await read_body(request)))
     given = inp.model_fields_set
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from etl.api.deps import EngineDep
 from etl.api.http import json_response
 from etl.api.schemas import Health
-from etl.api.state import api_state
 from etl.db import tables
 from etl.db.engine import read_connection
 from etl.logs import get_logger
@@ -55,8 +55,7 @@ def _jobs(conn: Any) -> dict[str, Any]:
     description="Needs no key. 200 when the database answers, 503 when it does not.",
     responses={503: {"model": Health, "description": "The database is unreachable"}},
 )
-async def healthz(request: Request) -> Response:
-    engine = api_state(request).engine
+async def healthz(engine: EngineDep) -> Response:
 
     def probe() -> dict[str, Any]:
         with read_connection(engine) as conn:

@@ -1,9 +1,10 @@
 """/v2/invoices: import, retrieve, delete and list invoices billed outside Stripe.
 
 Only imported (source='manual') invoices are visible here, as the seed says. The
-storage and validation rules live in etl.imports.invoices (shared with
-`etl import-invoices`); a write waits for the incremental recompute of the customer
-it touches, so the metrics served right after already include (or exclude) it.
+storage (etl.imports.invoices) and the one validator of the input
+(etl.imports.invoice_rules) are those of `etl import-invoices`; a write waits for the
+incremental recompute of the customer it touches, so the metrics served right after
+already include (or exclude) it.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from etl.api import examples
+from etl.api.deps import ApiStateDep, EngineDep
 from etl.api.docs import body, errors, ok
 from etl.api.errors import ApiError, not_found
-from etl.api.http import cached, json_response, parse_input, read_body
+from etl.api.http import cached, json_response, read_body
 from etl.api.schemas import DeletedInvoice, Invoice, InvoiceCreate, InvoiceList
-from etl.api.state import api_state
 from etl.db import tables
 from etl.db.engine import read_connection
 
@@ -60,10 +61,10 @@ def _conflict(invoice_id: str) -> ApiError:
 )
 async def list_invoices(
     request: Request,
+    engine: EngineDep,
     limit: int = Query(10, ge=1, le=100, description="1 to 100 invoices per page"),
     starting_after: str | None = Query(None, description="id of the last invoice seen"),
 ) -> Response:
-    engine = api_state(request).engine
 
     def build() -> dict[str, Any]:
         q = _JOINED.where(_MANUAL)
@@ -90,8 +91,7 @@ async def list_invoices(
     description="Only invoices created through this API (or `etl import-invoices`).",
     responses={**ok(examples.INVOICE), **errors(404)},
 )
-async def retrieve_invoice(request: Request, id: str) -> Response:
-    engine = api_state(request).engine
+async def retrieve_invoice(request: Request, engine: EngineDep, id: str) -> Response:
 
     def build() -> dict[str, Any]:
         with read_connection(engine) as conn:
@@ -118,37 +118,29 @@ async def retrieve_invoice(request: Request, id: str) -> Response:
         InvoiceCreate, {"customer": "cus_ABCD", "plan": "hobby_monthly", "amount": 4000}
     ),
 )
-async def create_invoice(request: Request) -> Response:
+async def create_invoice(request: Request, state: ApiStateDep) -> Response:
     from etl.imports.invoices import InvoiceValidationError, create_manual_invoices
     from etl.metrics.revenue import refresh_revenue_lines
 
-    state = api_state(request)
     data = await read_body(request)
-    parse_input(InvoiceCreate, data)  # types and ranges, with the schema's messages
     given_id = str(data["id"]).strip() if data.get("id") not in (None, "") else None
 
     def write() -> dict[str, Any]:
         try:
             with state.engine.begin() as conn:
-                taken = select(_I.id).where(_I.id == given_id)
-                if given_id is not None and conn.execute(taken).first() is not None:
-                    raise _conflict(given_id)
-                try:
-                    created = create_manual_invoices(
-                        conn,
-                        state.settings,
-                        [data],
-                        now=state.clock(),
-                        derive=refresh_revenue_lines,
-                    )
-                except InvoiceValidationError as exc:
-                    first = exc.errors[0]
-                    raise ApiError(
-                        400, f"Invalid {first.param}: {first.message}", param=first.param
-                    ) from None
+                created = create_manual_invoices(
+                    conn, state.settings, [data], now=state.clock(), derive=refresh_revenue_lines
+                )
                 invoice = load_invoice(conn, created[0]["id"])
                 assert invoice is not None
                 return invoice
+        except InvoiceValidationError as exc:
+            first = exc.errors[0]
+            if first.conflict:
+                raise _conflict(given_id or "") from None
+            raise ApiError(
+                400, f"Invalid {first.param}: {first.message}", param=first.param
+            ) from None
         except IntegrityError:
             raise _conflict(given_id or "") from None
 
@@ -165,11 +157,9 @@ async def create_invoice(request: Request) -> Response:
     "include it when this call returns.",
     responses={**ok(examples.INVOICE_DELETED), **errors(404)},
 )
-async def delete_invoice(request: Request, id: str) -> Response:
+async def delete_invoice(state: ApiStateDep, id: str) -> Response:
     from etl.imports.invoices import delete_manual_invoice
     from etl.metrics.revenue import refresh_revenue_lines
-
-    state = api_state(request)
 
     def write() -> bool:
         with state.engine.begin() as conn:

@@ -12,12 +12,13 @@ from sqlalchemy import Connection, bindparam, case, select
 from starlette.responses import Response
 
 from etl.api import examples
+from etl.api.deps import EngineDep, SettingsDep
 from etl.api.docs import errors, ok
 from etl.api.errors import ApiError
 from etl.api.http import cached
 from etl.api.schemas import Mrr, MrrByPlan, MrrList, NoData
-from etl.api.state import api_state
 from etl.config import Settings
+from etl.currency import CURRENCY_PATTERN, currency_shape
 from etl.db import tables
 from etl.db.engine import read_connection
 
@@ -33,7 +34,6 @@ CURRENCY_DOC = (
     "converted with the loaded exchange rates) when they exist, else the native series "
     "of the account's main currency (the one with the most MRR in the latest month)."
 )
-CURRENCY_PATTERN = r"^[A-Za-z]{3}$"
 MONTH_PATTERN = r"^\d{4}-?\d{2}(-\d{2}([T ].*)?)?$"
 _MONTH = re.compile(r"^(\d{4})-?(\d{2})(?:-(\d{2})(?:[T ].*)?)?$")
 
@@ -58,12 +58,12 @@ def parse_month(value: str, param: str) -> date:
 def check_currency_param(currency: str | None) -> str | None:
     if currency is None:
         return None
-    cur = currency.strip().lower()
-    if not re.fullmatch(r"[a-z]{3}", cur):
+    try:
+        return currency_shape(currency)
+    except ValueError:
         raise ApiError(
             400, f"Invalid currency: {currency!r} is not a currency code", param="currency"
-        )
-    return cur
+        ) from None
 
 
 def _missing(text: str | None) -> list[str]:
@@ -170,14 +170,15 @@ def series_params(conn: Connection, settings: Settings, currency: str | None) ->
 )
 async def all_mrr(
     request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
     currency: str | None = Query(None, description=CURRENCY_DOC, pattern=CURRENCY_PATTERN),
 ) -> Response:
-    state = api_state(request)
     cur = check_currency_param(currency)
 
     def build() -> dict[str, Any]:
-        with read_connection(state.engine) as conn:
-            params = series_params(conn, state.settings, cur)
+        with read_connection(engine) as conn:
+            params = series_params(conn, settings, cur)
             rows = conn.execute(_SERIES, params).all()
         return {"data": [mrr_dict(r) for r in rows]}
 
@@ -195,19 +196,20 @@ async def all_mrr(
 )
 async def month_mrr(
     request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
     month: str = Path(
         description="2016-04-01 (any day of the month), 2016-04 or 201604",
         pattern=MONTH_PATTERN,
     ),
     currency: str | None = Query(None, description=CURRENCY_DOC, pattern=CURRENCY_PATTERN),
 ) -> Response:
-    state = api_state(request)
     first = parse_month(month, "month")
     cur = check_currency_param(currency)
 
     def build() -> dict[str, Any]:
-        with read_connection(state.engine) as conn:
-            params = series_params(conn, state.settings, cur)
+        with read_connection(engine) as conn:
+            params = series_params(conn, settings, cur)
             row = conn.execute(_ONE_MONTH, {**params, "month": first}).first()
         return mrr_dict(row) if row is not None else {}
 
@@ -251,6 +253,7 @@ def by_plan_dict(r: Any) -> dict[str, Any]:
 )
 async def mrr_by_plan(
     request: Request,
+    engine: EngineDep,
     start_month: str | None = Query(
         None, description="first month, e.g. 2019-01-01", pattern=MONTH_PATTERN
     ),
@@ -261,7 +264,6 @@ async def mrr_by_plan(
         None, description="only plans in this currency", pattern=CURRENCY_PATTERN
     ),
 ) -> Response:
-    state = api_state(request)
     start = parse_month(start_month, "start_month") if start_month is not None else None
     end = parse_month(end_month, "end_month") if end_month is not None else None
     if start is not None and end is not None and end < start:
@@ -276,7 +278,7 @@ async def mrr_by_plan(
             q = q.where(_B.month <= end)
         if cur is not None:
             q = q.where(_B.currency == cur)
-        with read_connection(state.engine) as conn:
+        with read_connection(engine) as conn:
             rows = conn.execute(q.order_by(_B.month, _B.plan_id)).all()
         return [by_plan_dict(r) for r in rows]
 

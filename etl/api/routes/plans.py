@@ -11,11 +11,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from etl.api import examples
+from etl.api.deps import ApiStateDep, EngineDep
 from etl.api.docs import body, errors, ok
 from etl.api.errors import ApiError, not_found
 from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import Plan, PlanCreate, PlanList
-from etl.api.state import api_state
 from etl.db import tables
 from etl.db.engine import read_connection
 
@@ -54,10 +54,10 @@ def _conflict(plan_id: str) -> ApiError:
 )
 async def list_plans(
     request: Request,
+    engine: EngineDep,
     limit: int = Query(10, ge=1, le=100, description="1 to 100 plans per page"),
     starting_after: str | None = Query(None, description="id of the last plan seen"),
 ) -> Response:
-    engine = api_state(request).engine
 
     def build() -> dict[str, Any]:
         q = select(*_COLUMNS).where(_RECURRING)
@@ -85,8 +85,7 @@ async def list_plans(
     summary="Retrieve a plan",
     responses={**ok(examples.PLAN), **errors(404)},
 )
-async def retrieve_plan(request: Request, id: str) -> Response:
-    engine = api_state(request).engine
+async def retrieve_plan(request: Request, engine: EngineDep, id: str) -> Response:
 
     def build() -> dict[str, Any]:
         with read_connection(engine) as conn:
@@ -116,8 +115,7 @@ async def retrieve_plan(request: Request, id: str) -> Response:
         },
     ),
 )
-async def create_plan(request: Request) -> Response:
-    state = api_state(request)
+async def create_plan(request: Request, state: ApiStateDep) -> Response:
     inp = parse_input(PlanCreate, await read_body(request))
 
     def write() -> dict[str, Any]:
