@@ -71,7 +71,7 @@ def _run_etl(
     # communicate() reaped the child; its resource usage is in RUSAGE_CHILDREN deltas.
     if proc.returncode != 0:
         raise SystemExit(f"etl {' '.join(args)} failed ({proc.returncode}): {err.strip()[-2000:]}")
-    summary = json.loads(out.strip().splitlines()[-1])
+    summary: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     summary["wall_s"] = round(wall, 2)
     summary["peak_rss_mb"] = round(max(peak), 1) if peak else None
     # An upper bound of the peak of the sum: each process's own peak, added up.

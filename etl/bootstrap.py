@@ -28,7 +28,8 @@ class Container:
             from etl.extract.client import build_stripe_client
 
             self._stripe = build_stripe_client(self.settings)
-        return self._stripe
+        client: stripe.StripeClient = self._stripe
+        return client
 
     def close(self) -> None:
         self.engine.dispose()

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, false
 
+from etl.clock import utcnow
 from etl.db import tables
-from jobs.runner import JobContext, utcnow
+from jobs.runner import JobContext
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

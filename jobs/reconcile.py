@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Table, false, func, select, true, update
 
+from etl.clock import utcnow
 from etl.db import tables
 from etl.extract.types import STRIPE_TYPES, normalized_tables
-from jobs.runner import JobContext, utcnow
+from jobs.runner import JobContext
 
 if TYPE_CHECKING:
     from etl.bootstrap import Container

@@ -131,7 +131,8 @@ def counts_of(report: Any) -> dict[str, Any]:
         data = {k: v for k, v in vars(report).items() if not k.startswith("_")}
     else:
         data = {"result": report}
-    return json.loads(json.dumps(data, default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return plain
 
 
 def _start_row(engine: Engine, job: str, trigger: str, started: datetime) -> int | None:

@@ -28,8 +28,9 @@ from etl.api.routes import invoices as routes_invoices
 from etl.api.routes import mrr as routes_mrr
 from etl.api.routes import plans as routes_plans
 from etl.api.schemas import CustomerCreate, CustomerUpdate, InvoiceCreate, PlanCreate
-from etl.api.state import ApiState, utcnow
+from etl.api.state import ApiState
 from etl.bootstrap import Container
+from etl.clock import utcnow
 
 DESCRIPTION = """\
 A self-hosted, FirstOfficer V2 compatible API over the metrics this pipeline computes

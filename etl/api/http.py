@@ -81,7 +81,9 @@ def parse_input(model: type[M], data: dict[str, Any]) -> M:
 
 def cache_key(scope: Any) -> str:
     """The same key for the route that stores a body and the middleware that serves it."""
-    return scope["path"] + "?" + scope.get("query_string", b"").decode("latin-1")
+    path: str = scope["path"]
+    query: bytes = scope.get("query_string", b"")
+    return path + "?" + query.decode("latin-1")
 
 
 class ResponseCache:

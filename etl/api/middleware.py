@@ -43,7 +43,8 @@ _JSON_HEADERS = [(b"content-type", JSON_TYPE.encode())]
 def _header(scope: Scope, name: bytes) -> str | None:
     for k, v in scope.get("headers", ()):
         if k == name:
-            return v.decode("latin-1")
+            value: bytes = v
+            return value.decode("latin-1")
     return None
 
 

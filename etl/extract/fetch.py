@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import stripe
@@ -93,8 +93,8 @@ class StripeApi:
             if isinstance(parsed, dict):
                 return parsed
         requestor = self.client._requestor
-        data: dict[str, Any] = requestor._interpret_response(body, 200, {}, "V1").data
-        return data
+        data = requestor._interpret_response(body, 200, {}, "V1").data
+        return cast(dict[str, Any], data)
 
     def _request_body(self, path: str, params: dict[str, Any]) -> bytes:
         """`raw_request`, minus its JSON parsing into OrderedDicts (a Python hook per

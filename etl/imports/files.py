@@ -39,7 +39,7 @@ def read_invoice_file(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
     start = 2
     for rec in reader:
         if None in rec:
-            rec.pop(None)  # type: ignore[call-overload]
+            rec.pop(None)
             rec["__extra__"] = EXTRA_VALUES
         rows.append(dict(rec))
         lines.append(start)

@@ -91,7 +91,7 @@ class _Rendered:
                 continue
             col = [r[c] for r in rows]
             cols.append(col if p is None else list(map(p, col)))
-        conn.exec_driver_sql(self.sql, list(zip(*cols, strict=True)))  # type: ignore[arg-type]
+        conn.exec_driver_sql(self.sql, list(zip(*cols, strict=True)))
 
 
 _SQLITE_DATETIME = (

@@ -16,9 +16,10 @@ from etl.normalize.fields import Row, as_mapping, ref_id, required, ts
 def discount_coupon(discount: Mapping[str, Any]) -> Mapping[str, Any] | str | None:
     """The coupon of a discount: `source.coupon` (current) or `coupon` (legacy)."""
     source = as_mapping(discount.get("source"))
-    if source.get("coupon") is not None:
-        return source["coupon"]  # type: ignore[no-any-return]
-    return discount.get("coupon")  # type: ignore[no-any-return]
+    coupon: Mapping[str, Any] | str | None = source.get("coupon")
+    if coupon is None:
+        coupon = discount.get("coupon")
+    return coupon
 
 
 def normalize_discount(d: Mapping[str, Any]) -> Row:
