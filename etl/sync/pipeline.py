@@ -32,6 +32,13 @@ from etl.normalize.page import PreparedPage, prepare_page
 
 log = get_logger("etl.sync")
 
+# A page takes milliseconds to prepare; a worker that has not answered in this long is
+# dead or stuck (a worker killed while it held the pool's queue lock leaves the pool
+# waiting forever), and the load goes on without the pool rather than hang.
+PREPARE_TIMEOUT_S = 30.0
+# How long closing waits for the workers to leave before it kills them.
+CLOSE_TIMEOUT_S = 10.0
+
 
 @dataclass
 class PreparedBody:
@@ -162,10 +169,11 @@ class Preparer:
         pool = self._pool_for_next()
         if pool is not None:
             try:
-                return pool.submit(prepare_body, body, complete_invoices, self.args).result()
-            except (BrokenProcessPool, OSError) as exc:
-                # A worker killed (out of memory) or processes refused: the load goes
-                # on, slower, with the pages prepared here.
+                future = pool.submit(prepare_body, body, complete_invoices, self.args)
+                return future.result(timeout=PREPARE_TIMEOUT_S)
+            except (BrokenProcessPool, OSError, TimeoutError) as exc:
+                # A worker killed (out of memory), stuck, or processes refused: the load
+                # goes on, slower, with the pages prepared here.
                 self._give_up(pool, exc)
         return prepare_body(body, complete_invoices, self.args)
 
@@ -176,13 +184,40 @@ class Preparer:
             self.processes = 0
             if self._pool is pool:
                 self._pool = None
+        workers = _workers_of(pool)  # shutdown() forgets them
         pool.shutdown(wait=False, cancel_futures=True)
+        _stop_workers(workers, wait_s=0.0)
 
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            workers = _workers_of(pool)
+            pool.shutdown(wait=False, cancel_futures=True)
+            _stop_workers(workers, wait_s=CLOSE_TIMEOUT_S)
+
+
+def _workers_of(pool: ProcessPoolExecutor) -> list[Any]:
+    """The pool's worker processes. The executor keeps them in a private attribute (3.14's
+    terminate_workers() is the public way to what `_stop_workers` does)."""
+    table = getattr(pool, "_processes", None) or {}
+    return list(table.values())
+
+
+def _stop_workers(workers: list[Any], *, wait_s: float) -> None:
+    """Let the workers leave within `wait_s`, then kill those still there.
+
+    `shutdown(wait=True)` has no bound: a worker stuck on the pool's queue lock would
+    hold the sync (and its lock) forever. A killed worker's sentinel also wakes the
+    pool's manager thread, so that the interpreter's exit does not wait on it either.
+    """
+    deadline = time.monotonic() + wait_s
+    for proc in workers:
+        proc.join(max(0.0, deadline - time.monotonic()))
+    for proc in workers:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
 
 
 def fetch_prepared_pages(
