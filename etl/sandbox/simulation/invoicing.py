@@ -15,7 +15,7 @@ from etl.sandbox.simulation.customers import set_customer_fields
 from etl.sandbox.simulation.line_specs import LineSpec
 from etl.sandbox.simulation.records import CustomerState, InvoiceFact, SubscriptionState
 from etl.sandbox.simulation.refunds import credit_note, refund
-from etl.sandbox.simulation.render import invoice_obj, invoice_payment_obj, line_obj
+from etl.sandbox.simulation.render_invoice import invoice_obj, invoice_payment_obj, line_obj
 from etl.sandbox.simulation.util import DAY
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from etl.sandbox.simulation.catalog import Price
 from etl.sandbox.simulation.records import Change, ItemState, SubscriptionState
-from etl.sandbox.simulation.render import invoiceitem_obj
+from etl.sandbox.simulation.render_invoice import invoiceitem_obj
 
 if TYPE_CHECKING:
     from etl.sandbox.simulation.account import Account
