@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from etl.sandbox.server.app import COLLECTIONS, SandboxServer
+from etl.sandbox.server.app import SandboxServer
+from etl.sandbox.server.resources import COLLECTIONS
 from etl.sandbox.simulation.generator import Account, generate_account
 
 FIXTURES = Path(__file__).parent / "fixtures" / "stripe_fixtures3_excerpt.json"

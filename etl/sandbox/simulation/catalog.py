@@ -178,18 +178,44 @@ class Catalog:
         return self.index[(kind, name, interval, count, cur)]
 
 
-def build_catalog(ids: Ids, start: int) -> Catalog:
-    """The catalog, created before the first customer (legacy plans a year earlier)."""
-    cat = Catalog()
-    t = start - 45 * DAY
+_NICKNAME_LABELS = {
+    ("month", 1): "Monthly",
+    ("month", 3): "Quarterly",
+    ("year", 1): "Yearly",
+    ("week", 1): "Weekly",
+}
 
-    def product(name: str, created: int, desc: str | None = None, unit: str | None = None) -> str:
-        pid = ids.new("prod")
-        cat.products[pid] = product_obj(pid, name, created, desc, unit)
-        cat.created[pid] = created
+
+def build_catalog(ids: Ids, start: int) -> Catalog:
+    """The catalog, created before the first customer (legacy plans a year earlier).
+
+    Ids are drawn in a fixed order (legacy plans, current prices, tax rates): the
+    order is part of what makes the account a function of its seed."""
+    builder = _Builder(ids)
+    _add_legacy_plans(builder, start - 400 * DAY)
+    _add_current_prices(builder, start - 45 * DAY)
+    _add_coupons(builder.cat, start - 40 * DAY)
+    _add_tax_rates(builder.cat, ids)
+    return builder.cat
+
+
+class _Builder:
+    """Adds products and prices to a catalog, with ids from `ids`."""
+
+    def __init__(self, ids: Ids) -> None:
+        self.ids = ids
+        self.cat = Catalog()
+
+    def product(
+        self, name: str, created: int, desc: str | None = None, unit: str | None = None
+    ) -> str:
+        pid = self.ids.new("prod")
+        self.cat.products[pid] = product_obj(pid, name, created, desc, unit)
+        self.cat.created[pid] = created
         return pid
 
     def add(
+        self,
         kind: str,
         key: str,
         pid: str,
@@ -203,35 +229,30 @@ def build_catalog(ids: Ids, start: int) -> Catalog:
         usage: str = "licensed",
         legacy_name: str | None = None,
     ) -> Price:
-        pr_id = legacy_name if legacy_name else ids.new("price")
+        pr_id = legacy_name if legacy_name else self.ids.new("price")
         nick = None
         if interval:
-            label = {
-                ("month", 1): "Monthly",
-                ("month", 3): "Quarterly",
-                ("year", 1): "Yearly",
-                ("week", 1): "Weekly",
-            }[(interval, count)]
-            nick = f"{pname} {label} {cur.upper()}"
+            nick = f"{pname} {_NICKNAME_LABELS[(interval, count)]} {cur.upper()}"
         p = Price(pr_id, pid, pname, cur, amount, interval, count, usage, kind, tier, nick)
         p.obj = price_obj(p, created)
         p.plan_obj = plan_obj(p, created)
-        cat.prices[pr_id] = p
-        cat.index[(kind, key, interval, count, cur)] = p
-        cat.created[pr_id] = created
+        self.cat.prices[pr_id] = p
+        self.cat.index[(kind, key, interval, count, cur)] = p
+        self.cat.created[pr_id] = created
         return p
 
-    # Legacy plans: created through the Plans API long ago; their ids are plan_….
-    legacy_t = start - 400 * DAY
-    lp = product("Legacy", legacy_t, "Plans from the first version of the product")
+
+def _add_legacy_plans(b: _Builder, legacy_t: int) -> None:
+    """Created through the Plans API long ago: their ids are plan_…."""
+    lp = b.product("Legacy", legacy_t, "Plans from the first version of the product")
     for name, amt, interval in (
         ("Basic", 1900, "month"),
         ("Pro", 4900, "month"),
         ("Pro", 49000, "year"),
     ):
         for cur in CURRENCIES:
-            lid = ids.new("plan")
-            add(
+            lid = b.ids.new("plan")
+            b.add(
                 "legacy",
                 name,
                 lp,
@@ -245,41 +266,47 @@ def build_catalog(ids: Ids, start: int) -> Catalog:
             )
         legacy_t += 60
 
+
+def _add_current_prices(b: _Builder, t: int) -> None:
+    """The tiers, seats, weekly, free, add-on, metered and one-time prices."""
     for tier_i, name in enumerate(TIER_ORDER):
-        pid = product(name, t, f"The {name} plan")
+        pid = b.product(name, t, f"The {name} plan")
         for cur in CURRENCIES:
             m = _TIERS[name][cur]
-            add("flat", name, pid, name, cur, m, "month", 1, t, tier_i)
-            add("flat", name, pid, name, cur, (m * 3 * 95) // 100, "month", 3, t, tier_i)
-            add("flat", name, pid, name, cur, m * 10, "year", 1, t, tier_i)
-        cat.products[pid]["default_price"] = cat.price("flat", name, "month", 1, "usd").id
+            b.add("flat", name, pid, name, cur, m, "month", 1, t, tier_i)
+            b.add("flat", name, pid, name, cur, (m * 3 * 95) // 100, "month", 3, t, tier_i)
+            b.add("flat", name, pid, name, cur, m * 10, "year", 1, t, tier_i)
+        b.cat.products[pid]["default_price"] = b.cat.price("flat", name, "month", 1, "usd").id
         t += 30
-    pid = product("Team seats", t, "Per-seat pricing for teams", "seat")
+    pid = b.product("Team seats", t, "Per-seat pricing for teams", "seat")
     for cur in CURRENCIES:
-        add("seat", "Seat", pid, "Team seats", cur, 1200, "month", 1, t)
-        add("seat", "Seat", pid, "Team seats", cur, 12000, "year", 1, t)
+        b.add("seat", "Seat", pid, "Team seats", cur, 1200, "month", 1, t)
+        b.add("seat", "Seat", pid, "Team seats", cur, 12000, "year", 1, t)
     t += 30
-    pid = product("Weekly digest", t, "A weekly report")
+    pid = b.product("Weekly digest", t, "A weekly report")
     for cur in CURRENCIES:
-        add("weekly", "Weekly", pid, "Weekly digest", cur, 900, "week", 1, t)
+        b.add("weekly", "Weekly", pid, "Weekly digest", cur, 900, "week", 1, t)
     t += 30
-    pid = product("Community", t, "Free forever")
+    pid = b.product("Community", t, "Free forever")
     for cur in CURRENCIES:
-        add("free", "Free", pid, "Community", cur, 0, "month", 1, t)
+        b.add("free", "Free", pid, "Community", cur, 0, "month", 1, t)
     t += 30
-    pid = product("Priority support", t, "An add-on")
+    pid = b.product("Priority support", t, "An add-on")
     for cur in CURRENCIES:
-        add("addon", "Support", pid, "Priority support", cur, 4900, "month", 1, t)
+        b.add("addon", "Support", pid, "Priority support", cur, 4900, "month", 1, t)
     t += 30
-    pid = product("API calls", t, "Usage billed in arrears", "call")
+    pid = b.product("API calls", t, "Usage billed in arrears", "call")
     for cur in CURRENCIES:
-        add("metered", "API", pid, "API calls", cur, 2, "month", 1, t, usage="metered")
+        b.add("metered", "API", pid, "API calls", cur, 2, "month", 1, t, usage="metered")
     t += 30
-    pid = product("Onboarding", t, "One-time services")
+    pid = b.product("Onboarding", t, "One-time services")
     for cur in CURRENCIES:
-        add("one_time", "Setup", pid, "Setup fee", cur, 25000, None, 1, t)
-        add("one_time", "Consulting", pid, "Consulting hour", cur, 15000, None, 1, t)
+        b.add("one_time", "Setup", pid, "Setup fee", cur, 25000, None, 1, t)
+        b.add("one_time", "Consulting", pid, "Consulting hour", cur, 15000, None, 1, t)
 
+
+def _add_coupons(cat: Catalog, created: int) -> None:
+    # (id, percent_off, amount_off, currency, duration, duration_in_months, name)
     coupon_specs: list[tuple[str, int | None, int | None, str | None, str, int | None, str]] = [
         ("WELCOME20", 20, None, None, "forever", None, "20% off forever"),
         ("QUARTER25", 25, None, None, "repeating", 3, "25% off for 3 months"),
@@ -288,34 +315,29 @@ def build_catalog(ids: Ids, start: int) -> Catalog:
         ("NONPROFIT", 30, None, None, "forever", None, "Non-profit 30%"),
     ]
     for cur, amt in (("usd", 500), ("eur", 500), ("gbp", 400)):
+        up = cur.upper()
         coupon_specs.append(
-            (
-                f"FIVEOFF_{cur.upper()}",
-                None,
-                amt,
-                cur,
-                "forever",
-                None,
-                f"{amt // 100} {cur.upper()} off",
-            )
+            (f"FIVEOFF_{up}", None, amt, cur, "forever", None, f"{amt // 100} {up} off")
         )
         coupon_specs.append(
             (
-                f"TENOFF3_{cur.upper()}",
+                f"TENOFF3_{up}",
                 None,
                 amt * 2,
                 cur,
                 "repeating",
                 3,
-                f"{amt * 2 // 100} {cur.upper()} off for 3 months",
+                f"{amt * 2 // 100} {up} off for 3 months",
             )
         )
     for cid, pct, amount_off, coupon_cur, dur, months, name in coupon_specs:
         c = Coupon(cid, pct, amount_off, coupon_cur, dur, months)
-        c.obj = coupon_obj(c, start - 40 * DAY, name)
+        c.obj = coupon_obj(c, created, name)
         cat.coupons[cid] = c
-        cat.created[cid] = start - 40 * DAY
+        cat.created[cid] = created
 
+
+def _add_tax_rates(cat: Catalog, ids: Ids) -> None:
     for country, pct, disp in (
         ("DE", 19, "MwSt."),
         ("FR", 20, "TVA"),
@@ -328,4 +350,3 @@ def build_catalog(ids: Ids, start: int) -> Catalog:
     ):
         tid = ids.new("txr")
         cat.tax_rates[country] = TaxRate(tid, country, pct, disp)
-    return cat

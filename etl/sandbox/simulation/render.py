@@ -1,12 +1,15 @@
-"""Builders of Stripe objects in the current API's shapes (API version 2026-10-28.endive).
+"""Builders of Stripe objects in the current API's shapes (API version 2026-10-28.endive):
+customers, subscriptions and their items, discounts, refunds, credit notes, events
+(invoices, their lines and invoice items: `render_invoice`).
 
 Every builder returns a NEW dict (line and invoice builders share, through the
 account's `cache`, the nested dicts that are identical across objects: a line's
-`pricing`, a subscription item line's `parent`, an invoice's `parent`). The simulation never mutates an object once it is in
-`Account.objects`: a change builds a new dict (copy-on-write) and replaces the old one.
-That is what lets an event's `data.object` be the object itself, with no copying, and
-stay a faithful snapshot. Nested constants below are shared between objects and must
-never be mutated either.
+`pricing`, a subscription item line's `parent`, an invoice's `parent`). The simulation
+never mutates an object once it is in `Account.objects`: a change builds a new dict
+(copy-on-write) and replaces the old one. That is what lets an event's `data.object` be
+the object itself, with no copying, and stay a faithful snapshot. Nested constants below
+(`EMPTY_LIST`, `EMPTY_META`, ...) are shared between objects and must never be mutated
+either.
 """
 
 from __future__ import annotations
@@ -33,34 +36,14 @@ _SUB_PAYMENT_SETTINGS: Obj = {
 _TRIAL_SETTINGS: Obj = {"end_behavior": {"missing_payment_method": "create_invoice"}}
 _BILLING_MODE: Obj = {"type": "classic"}
 _MANAGED_PAYMENTS: Obj = {"enabled": False}
-_INV_AUTOMATIC_TAX: Obj = {
-    "enabled": False,
-    "liability": None,
-    "status": None,
-    "disabled_reason": None,
-    "provider": None,
-}
-_INV_PAYMENT_SETTINGS: Obj = {
-    "default_mandate": None,
-    "payment_method_options": None,
-    "payment_method_types": None,
-}
-_RENDERING: Obj = {
-    "amount_tax_display": None,
-    "pdf": {"page_size": "auto"},
-    "template": None,
-    "template_version": None,
-}
-_ISSUER: Obj = {"type": "self"}
 _CUSTOMER_INVOICE_SETTINGS: Obj = {
     "custom_fields": None,
     "default_payment_method": None,
     "footer": None,
     "rendering_options": None,
 }
-_EMPTY_LIST: list[Any] = []
-_EMPTY_META: Obj = {}
-_NO_PRORATION_DETAILS: Obj = {"credited_items": None}
+EMPTY_LIST: list[Any] = []
+EMPTY_META: Obj = {}
 
 
 def customer_obj(
@@ -96,7 +79,7 @@ def customer_obj(
         "name": name,
         "next_invoice_sequence": next_seq,
         "phone": phone,
-        "preferred_locales": _EMPTY_LIST,
+        "preferred_locales": EMPTY_LIST,
         "shipping": None,
         "tax_exempt": tax_exempt,
         "test_clock": None,
@@ -121,13 +104,13 @@ def item_obj(
         "created": created,
         "current_period_end": period_end,
         "current_period_start": period_start,
-        "discounts": _EMPTY_LIST,
-        "metadata": _EMPTY_META,
+        "discounts": EMPTY_LIST,
+        "metadata": EMPTY_META,
         "plan": plan,
         "price": price,
         "quantity": quantity,
         "subscription": sub_id,
-        "tax_rates": _EMPTY_LIST,
+        "tax_rates": EMPTY_LIST,
     }
 
 
@@ -150,6 +133,7 @@ def subscription_obj(
     cancel_reason: str | None,
     metadata: Obj,
 ) -> Obj:
+    # one Stripe object literal (every key of Stripe's example), clearer whole
     return {
         "id": sid,
         "object": "subscription",
@@ -159,7 +143,7 @@ def subscription_obj(
         "billing_cycle_anchor": anchor,
         "billing_cycle_anchor_config": None,
         "billing_mode": _BILLING_MODE,
-        "billing_schedules": _EMPTY_LIST,
+        "billing_schedules": EMPTY_LIST,
         "billing_thresholds": None,
         "cancel_at": cancel_at,
         "cancel_at_period_end": cancel_at_period_end,
@@ -173,7 +157,7 @@ def subscription_obj(
         "days_until_due": None,
         "default_payment_method": None,
         "default_source": None,
-        "default_tax_rates": _EMPTY_LIST,
+        "default_tax_rates": EMPTY_LIST,
         "description": None,
         "discounts": discounts,
         "ended_at": ended_at,
@@ -226,306 +210,6 @@ def discount_obj(
     }
 
 
-def _line_parent(
-    cache: dict[Any, Obj],
-    sub_id: str | None,
-    si_id: str | None,
-    ii_id: str | None,
-    proration: bool,
-    credited: Obj | None,
-) -> Obj:
-    if si_id is not None and ii_id is None and not proration:
-        # a subscription item's own line: the same parent on every invoice, shared
-        cached = cache.get((sub_id, si_id))
-        if cached is not None:
-            return cached
-    details = {"credited_items": credited} if credited else _NO_PRORATION_DETAILS
-    if si_id is not None:
-        parent: Obj = {
-            "type": "subscription_item_details",
-            "invoice_item_details": None,
-            "subscription_item_details": {
-                "invoice_item": ii_id,
-                "proration": proration,
-                "proration_details": details,
-                "subscription": sub_id,
-                "subscription_item": si_id,
-            },
-        }
-        if ii_id is None and not proration:
-            cache[(sub_id, si_id)] = parent
-        return parent
-    return {
-        "type": "invoice_item_details",
-        "invoice_item_details": {
-            "invoice_item": ii_id,
-            "proration": proration,
-            "proration_details": details,
-            "subscription": sub_id,
-        },
-        "subscription_item_details": None,
-    }
-
-
-def _pricing(
-    cache: dict[Any, Obj], price_id: str | None, product_id: str | None, unit_amount: int | None
-) -> Obj:
-    cached = cache.get(("pricing", price_id))
-    if cached is None:
-        cached = {
-            "type": "price_details",
-            "price_details": {"price": price_id, "product": product_id},
-            "unit_amount_decimal": None if unit_amount is None else str(unit_amount),
-        }
-        cache[("pricing", price_id)] = cached
-    return cached
-
-
-def line_obj(
-    cache: dict[Any, Obj],
-    lid: str,
-    inv_id: str,
-    currency: str,
-    amount: int,
-    description: str,
-    period_start: int,
-    period_end: int,
-    quantity: int | None,
-    price_id: str | None,
-    product_id: str | None,
-    unit_amount: int | None,
-    sub_id: str | None,
-    si_id: str | None,
-    ii_id: str | None,
-    proration: bool,
-    discountable: bool,
-    discount_amounts: list[Obj],
-    taxes: list[Obj],
-    credited: Obj | None,
-) -> Obj:
-    return {
-        "id": lid,
-        "object": "line_item",
-        "amount": amount,
-        "currency": currency,
-        "description": description,
-        "discount_amounts": discount_amounts,
-        "discountable": discountable,
-        "discounts": [d["discount"] for d in discount_amounts] if discount_amounts else _EMPTY_LIST,
-        "invoice": inv_id,
-        "livemode": False,
-        "metadata": _EMPTY_META,
-        "parent": _line_parent(cache, sub_id, si_id, ii_id, proration, credited),
-        "period": {"end": period_end, "start": period_start},
-        "pretax_credit_amounts": _EMPTY_LIST,
-        "pricing": _pricing(cache, price_id, product_id, unit_amount),
-        "quantity": quantity,
-        "quantity_decimal": None if quantity is None else str(quantity),
-        "subscription": sub_id,
-        "subtotal": amount,
-        "taxes": taxes,
-    }
-
-
-def invoiceitem_obj(
-    ii: str,
-    customer: str,
-    currency: str,
-    amount: int,
-    date: int,
-    description: str,
-    period_start: int,
-    period_end: int,
-    quantity: int,
-    price_id: str | None,
-    product_id: str | None,
-    unit_amount: int | None,
-    sub_id: str | None,
-    si_id: str | None,
-    proration: bool,
-    discountable: bool,
-    invoice: str | None,
-) -> Obj:
-    if sub_id is not None:
-        parent: Obj | None = {
-            "type": "subscription_details",
-            "subscription_details": {"subscription": sub_id, "subscription_item": si_id},
-        }
-    else:
-        parent = None
-    return {
-        "id": ii,
-        "object": "invoiceitem",
-        "amount": amount,
-        "currency": currency,
-        "customer": customer,
-        "customer_account": None,
-        "date": date,
-        "description": description,
-        "discountable": discountable,
-        "discounts": _EMPTY_LIST,
-        "invoice": invoice,
-        "livemode": False,
-        "metadata": _EMPTY_META,
-        "net_amount": amount,
-        "parent": parent,
-        "period": {"end": period_end, "start": period_start},
-        "pricing": {
-            "type": "price_details",
-            "price_details": {"price": price_id, "product": product_id},
-            "unit_amount_decimal": None if unit_amount is None else str(unit_amount),
-        },
-        "proration": proration,
-        "quantity": quantity,
-        "quantity_decimal": str(quantity),
-        "tax_rates": _EMPTY_LIST,
-        "test_clock": None,
-    }
-
-
-def invoice_obj(
-    cache: dict[Any, Obj],
-    inv_id: str,
-    customer: Obj,
-    sub_id: str | None,
-    currency: str,
-    created: int,
-    billing_reason: str,
-    lines: list[Obj],
-    period_start: int,
-    period_end: int,
-    discounts: list[str],
-    total_discount_amounts: list[Obj],
-    total_taxes: list[Obj],
-    subtotal: int,
-    total_excluding_tax: int,
-    total: int,
-    starting_balance: int,
-    amount_due: int,
-) -> Obj:
-    parent: Obj | None = None
-    if sub_id is not None:
-        parent = cache.get(("invoice_parent", sub_id))
-        if parent is None:
-            parent = {
-                "type": "subscription_details",
-                "quote_details": None,
-                "subscription_details": {"metadata": _EMPTY_META, "subscription": sub_id},
-            }
-            cache[("invoice_parent", sub_id)] = parent
-    return {
-        "id": inv_id,
-        "object": "invoice",
-        "account_country": "US",
-        "account_name": "Sandbox SaaS Inc.",
-        "account_tax_ids": None,
-        "amount_due": amount_due,
-        "amount_overpaid": 0,
-        "amount_paid": 0,
-        "amount_remaining": amount_due,
-        "amount_shipping": 0,
-        "application": None,
-        "attempt_count": 0,
-        "attempted": False,
-        "auto_advance": True,
-        "automatic_tax": _INV_AUTOMATIC_TAX,
-        "automatically_finalizes_at": created + 3600,
-        "billing_reason": billing_reason,
-        "collection_method": "charge_automatically",
-        "created": created,
-        "currency": currency,
-        "custom_fields": None,
-        "customer": customer["id"],
-        "customer_account": None,
-        "customer_address": customer["address"],
-        "customer_email": customer["email"],
-        "customer_name": customer["name"],
-        "customer_phone": customer["phone"],
-        "customer_shipping": None,
-        "customer_tax_exempt": customer["tax_exempt"],
-        "customer_tax_ids": _EMPTY_LIST,
-        "default_payment_method": None,
-        "default_source": None,
-        "default_tax_rates": _EMPTY_LIST,
-        "description": None,
-        "discounts": discounts,
-        "due_date": None,
-        "effective_at": None,
-        "ending_balance": None,
-        "footer": None,
-        "from_invoice": None,
-        "hosted_invoice_url": None,
-        "invoice_pdf": None,
-        "issuer": _ISSUER,
-        "last_finalization_error": None,
-        "latest_revision": None,
-        "lines": {
-            "object": "list",
-            "data": lines,
-            "has_more": False,
-            "url": f"/v1/invoices/{inv_id}/lines",
-        },
-        "livemode": False,
-        "metadata": _EMPTY_META,
-        "next_payment_attempt": created + 3600,
-        "number": None,
-        "on_behalf_of": None,
-        "parent": parent,
-        "payment_settings": _INV_PAYMENT_SETTINGS,
-        "payments": {
-            "object": "list",
-            "data": _EMPTY_LIST,
-            "has_more": False,
-            "url": f"/v1/invoice_payments?invoice={inv_id}",
-        },
-        "period_end": period_end,
-        "period_start": period_start,
-        "post_payment_credit_notes_amount": 0,
-        "pre_payment_credit_notes_amount": 0,
-        "receipt_number": None,
-        "rendering": _RENDERING,
-        "shipping_cost": None,
-        "shipping_details": None,
-        "starting_balance": starting_balance,
-        "statement_descriptor": None,
-        "status": "draft",
-        "status_transitions": {
-            "finalized_at": None,
-            "marked_uncollectible_at": None,
-            "paid_at": None,
-            "voided_at": None,
-        },
-        "subtotal": subtotal,
-        "subtotal_excluding_tax": subtotal,
-        "test_clock": None,
-        "total": total,
-        "total_discount_amounts": total_discount_amounts,
-        "total_excluding_tax": total_excluding_tax,
-        "total_pretax_credit_amounts": _EMPTY_LIST,
-        "total_taxes": total_taxes,
-        "webhooks_delivered_at": created,
-    }
-
-
-def invoice_payment_obj(
-    ipid: str, inv_id: str, currency: str, amount: int, created: int, pi: str
-) -> Obj:
-    return {
-        "id": ipid,
-        "object": "invoice_payment",
-        "amount_paid": amount,
-        "amount_requested": amount,
-        "created": created,
-        "currency": currency,
-        "invoice": inv_id,
-        "is_default": True,
-        "livemode": False,
-        "payment": {"type": "payment_intent", "payment_intent": pi},
-        "status": "paid",
-        "status_transitions": {"canceled_at": None, "paid_at": created},
-    }
-
-
 def refund_obj(
     rid: str,
     amount: int,
@@ -547,7 +231,7 @@ def refund_obj(
         "customer": customer,
         "customer_account": None,
         "destination_details": {"card": {"type": "refund"}, "type": "card"},
-        "metadata": _EMPTY_META,
+        "metadata": EMPTY_META,
         "payment_intent": pi,
         "payment_method": None,
         "reason": reason,
@@ -568,6 +252,7 @@ def credit_note_obj(
     refund_id: str,
     reason: str,
 ) -> Obj:
+    # one Stripe object literal (every key of Stripe's example), clearer whole
     return {
         "id": cnid,
         "object": "credit_note",
@@ -579,7 +264,7 @@ def credit_note_obj(
         "customer_account": None,
         "customer_balance_transaction": None,
         "discount_amount": 0,
-        "discount_amounts": _EMPTY_LIST,
+        "discount_amounts": EMPTY_LIST,
         "effective_at": created,
         "invoice": inv["id"],
         "lines": {
@@ -591,14 +276,14 @@ def credit_note_obj(
                     "amount": amount,
                     "description": "Service credit",
                     "discount_amount": 0,
-                    "discount_amounts": _EMPTY_LIST,
+                    "discount_amounts": EMPTY_LIST,
                     "invoice_line_item": line_id,
                     "livemode": False,
-                    "metadata": _EMPTY_META,
-                    "pretax_credit_amounts": _EMPTY_LIST,
+                    "metadata": EMPTY_META,
+                    "pretax_credit_amounts": EMPTY_LIST,
                     "quantity": 1,
-                    "tax_rates": _EMPTY_LIST,
-                    "taxes": _EMPTY_LIST,
+                    "tax_rates": EMPTY_LIST,
+                    "taxes": EMPTY_LIST,
                     "type": "custom_line_item",
                     "unit_amount": amount,
                     "unit_amount_decimal": str(amount),
@@ -609,13 +294,13 @@ def credit_note_obj(
         },
         "livemode": False,
         "memo": None,
-        "metadata": _EMPTY_META,
+        "metadata": EMPTY_META,
         "number": number,
         "out_of_band_amount": None,
         "pdf": f"https://pay.stripe.com/credit_notes/{cnid}/pdf",
         "post_payment_amount": amount,
         "pre_payment_amount": 0,
-        "pretax_credit_amounts": _EMPTY_LIST,
+        "pretax_credit_amounts": EMPTY_LIST,
         "reason": reason,
         "refunds": [
             {
@@ -631,7 +316,7 @@ def credit_note_obj(
         "subtotal_excluding_tax": amount,
         "total": amount,
         "total_excluding_tax": amount,
-        "total_taxes": _EMPTY_LIST,
+        "total_taxes": EMPTY_LIST,
         "type": "post_payment",
         "voided_at": None,
     }

@@ -47,10 +47,11 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from etl.errors import UsageError
-from etl.sandbox.simulation.util import prorate, round_half_up
+from etl.sandbox.simulation.truth_rates import RateSums, collect_rates, waiting_rates
+from etl.sandbox.simulation.util import round_half_up
 
 if TYPE_CHECKING:
-    from etl.sandbox.simulation.generator import Account, InvoiceFact, SubTimeline
+    from etl.sandbox.simulation.account import Account
 
 __all__ = ["MonthTruth", "Truth", "ground_truth"]
 
@@ -131,82 +132,6 @@ def _month_starts(first: int, last: int, tz: ZoneInfo) -> tuple[list[int], list[
     return starts, months
 
 
-def _status_at(tl: SubTimeline, t: int) -> str | None:
-    status = None
-    for when, st in tl.status_history:
-        if when > t:
-            break
-        status = st
-    return status
-
-
-def _counted(inv: InvoiceFact | None, as_of: int) -> bool:
-    return inv is not None and inv.paid_at is not None and inv.paid_at <= as_of
-
-
-class _Rates:
-    """Σ of rates per (customer, plan, month index), and who contributed."""
-
-    def __init__(self, starts: list[int], last_index: int) -> None:
-        self.starts = starts
-        self.last = last_index  # index of the current month
-        self.sum: dict[tuple[str, str, int], Fraction | int] = {}
-        self.subs: dict[tuple[str, str, int], set[str]] = {}
-        self.paying: set[tuple[str, int]] = set()  # (subscription, month): a positive line
-
-    def add(
-        self, cust: str, plan: str, sub: str, start: int, end: int, rate: Fraction | int, net: int
-    ) -> None:
-        """A line active on (start, end]: it counts at month m when start < T_m <= end."""
-        starts = self.starts
-        j = bisect_right(starts, start)  # first boundary > start
-        while j < len(starts) and starts[j] <= end:
-            m = j - 1
-            if m > self.last:
-                break
-            key = (cust, plan, m)
-            self.sum[key] = self.sum.get(key, 0) + rate
-            self.subs.setdefault(key, set()).add(sub)
-            if net > 0:
-                self.paying.add((sub, m))
-            j += 1
-
-
-# months(interval) of the spec as numerator / denominator
-_MONTHS = {"day": (12, 365), "week": (12, 52), "month": (1, 1), "year": (12, 1)}
-
-
-def _rate(amount: int, full: int, part: int, interval: str | None, count: int) -> Fraction | int:
-    """amount × (full / part) / months(interval): the spec's monthly rate of a line (full =
-    part for a whole billing period); an int when exact, which keeps the sums fast."""
-    num, den = _MONTHS[interval or "month"]
-    top, bottom = amount * full * den, part * num * count
-    if top % bottom == 0:
-        return top // bottom
-    return Fraction(top, bottom)
-
-
-def _coupon_discount(acct: Account, tl: SubTimeline, gross: int, inv: InvoiceFact) -> int:
-    if tl.coupon is None or gross <= 0:
-        return 0
-    coupon = acct.catalog.coupons[tl.coupon]
-    if coupon.duration == "once":
-        applies = inv.first
-    elif coupon.duration == "repeating":
-        applies = tl.discount_end is not None and inv.created < tl.discount_end
-    else:
-        applies = True
-    if not applies:
-        return 0
-    return _discount_amount(coupon.percent_off, coupon.amount_off, gross)
-
-
-def _discount_amount(percent_off: int | None, amount_off: int | None, gross: int) -> int:
-    if percent_off is not None:
-        return round_half_up(Fraction(gross * percent_off, 100))
-    return min(amount_off or 0, gross)
-
-
 def ground_truth(
     acct: Account, as_of: datetime | int | None = None, timezone: str = "UTC"
 ) -> Truth:
@@ -217,6 +142,40 @@ def ground_truth(
 
 def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezone: str) -> Truth:
     tz = ZoneInfo(timezone)
+    as_of = _as_of_epoch(acct, as_of_in, tz)
+    truth = Truth(as_of=as_of, timezone=timezone)
+    timelines = [tl for tl in acct.timelines.values() if tl.created <= as_of]
+    if not timelines:
+        return truth
+    first = min(tl.created for tl in timelines)
+    starts, months = _month_starts(first, as_of, tz)
+    cur_idx = bisect_right(starts, as_of) - 1
+    truth.current_month = months[cur_idx]
+    rates = RateSums(starts, cur_idx)
+    cust_currency = collect_rates(acct, timelines, as_of, rates)
+    cpm, cm, contributing = _mrr(rates)
+    waiting = waiting_rates(acct, timelines, as_of, cur_idx, rates.paying)
+    waiting_cust, waiting_subs = _waiting_per_customer(waiting)
+    monthly = _movements(cm, contributing, waiting_cust, cust_currency, cur_idx)
+    for cust, v in waiting_cust.items():
+        if v > 0:
+            mt = monthly[(cust_currency[cust], cur_idx)]
+            mt.waiting_mrr += v
+            mt.waiting_subscriptions += len(waiting_subs[cust])
+
+    truth.monthly = {(cur, months[m]): mt for (cur, m), mt in monthly.items()}
+    truth.customer_month_mrr = {(c, months[m]): v for (c, m), v in cm.items()}
+    truth.customer_plan_month_mrr = {(c, k, months[m]): v for (c, k, m), v in cpm.items()}
+    truth.customer_mrr = {
+        c: (cust_currency[c], v) for (c, m), v in cm.items() if m == cur_idx and v > 0
+    }
+    truth.customer_waiting_mrr = {c: v for c, v in waiting_cust.items() if v > 0}
+    truth.customer_currency = cust_currency
+    return truth
+
+
+def _as_of_epoch(acct: Account, as_of_in: datetime | date | int | None, tz: ZoneInfo) -> int:
+    """`as_of` as epoch seconds (default: the account's clock), never after the clock."""
     if as_of_in is None:
         as_of = acct.now
     elif isinstance(as_of_in, datetime):
@@ -233,46 +192,16 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
             f"as-of {_iso(as_of)} is after the sandbox account's clock ({_iso(acct.now)}): "
             "nothing is known after it"
         )
-    truth = Truth(as_of=as_of, timezone=timezone)
-    timelines = [tl for tl in acct.timelines.values() if tl.created <= as_of]
-    if not timelines:
-        return truth
-    first = min(tl.created for tl in timelines)
-    starts, months = _month_starts(first, as_of, tz)
-    cur_idx = bisect_right(starts, as_of) - 1
-    truth.current_month = months[cur_idx]
-    prices = acct.catalog.prices
-    rates = _Rates(starts, cur_idx)
-    cust_currency: dict[str, str] = {}
+    return as_of
 
-    for tl in timelines:
-        cust_currency[tl.customer] = tl.currency
-        for p in tl.periods:
-            if p.trial or not _counted(p.invoice, as_of):
-                continue
-            price = prices[p.price]
-            gross = price.unit_amount * p.quantity
-            net = gross - _coupon_discount(acct, tl, gross, p.invoice)
-            rate = _rate(net, 1, 1, price.interval, price.interval_count)
-            rates.add(tl.customer, p.price, tl.id, p.start, p.end, rate, net)
-        for ch in tl.changes:
-            if not _counted(ch.invoice, as_of):
-                continue
-            s, e, x = ch.period_start, ch.period_end, ch.at
-            full, part = e - s, e - x
-            old = prices[ch.old_price]
-            credit = -prorate(old.unit_amount * ch.old_quantity, part, full)
-            if credit:
-                rate = _rate(credit, full, part, old.interval, old.interval_count)
-                rates.add(tl.customer, old.id, tl.id, x, e, rate, credit)
-            if ch.new_price is not None:
-                new = prices[ch.new_price]
-                charge = prorate(new.unit_amount * ch.new_quantity, part, full)
-                if charge:
-                    rate = _rate(charge, full, part, new.interval, new.interval_count)
-                    rates.add(tl.customer, new.id, tl.id, x, e, rate, charge)
 
-    # MRR per customer, plan and month
+def _mrr(
+    rates: RateSums,
+) -> tuple[
+    dict[tuple[str, str, int], int], dict[tuple[str, int], int], dict[tuple[str, int], set[str]]
+]:
+    """MRR per (customer, plan, month) and per (customer, month), and the subscriptions
+    contributing to each positive (customer, month)."""
     cpm: dict[tuple[str, str, int], int] = {}
     cm: dict[tuple[str, int], int] = {}
     contributing: dict[tuple[str, int], set[str]] = {}
@@ -284,16 +213,30 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
         cpm[key] = v
         cm[(cust, m)] = cm.get((cust, m), 0) + v
         contributing.setdefault((cust, m), set()).update(rates.subs[key])
+    return cpm, cm, contributing
 
-    waiting = _waiting(acct, timelines, as_of, cur_idx, rates.paying)
+
+def _waiting_per_customer(
+    waiting: dict[tuple[str, str], tuple[Fraction, set[str]]],
+) -> tuple[dict[str, int], dict[str, set[str]]]:
+    """Waiting MRR per customer (rounded per customer and plan) and its subscriptions."""
     waiting_subs: dict[str, set[str]] = {}
     waiting_cust: dict[str, int] = {}
     for (cust, _plan), (total, subs) in waiting.items():
         v = max(0, round_half_up(total))
         waiting_cust[cust] = waiting_cust.get(cust, 0) + v
         waiting_subs.setdefault(cust, set()).update(subs)
+    return waiting_cust, waiting_subs
 
-    # movements
+
+def _movements(
+    cm: dict[tuple[str, int], int],
+    contributing: dict[tuple[str, int], set[str]],
+    waiting_cust: dict[str, int],
+    cust_currency: dict[str, str],
+    cur_idx: int,
+) -> dict[tuple[str, int], MonthTruth]:
+    """MRR, counts and movements per (currency, month index), customer by customer."""
     currencies = sorted(set(cust_currency.values()))
     monthly: dict[tuple[str, int], MonthTruth] = {
         (cur, m): MonthTruth(is_current=(m == cur_idx))
@@ -319,105 +262,27 @@ def _ground_truth(acct: Account, as_of_in: datetime | date | int | None, timezon
             # the current month's movement compares with the end-of-term MRR: a renewal
             # that is only waiting is neither lost nor a contraction
             qe = q + waiting_cust.get(cust, 0) if m == cur_idx else q
-            if prev_mrr == 0 and qe > 0:
-                if ever:
-                    mt.reactivation += qe
-                    mt.reactivated_customers += 1
-                else:
-                    mt.new += qe
-                    mt.new_customers += 1
-            elif prev_mrr > 0 and qe > prev_mrr:
-                mt.expansion += qe - prev_mrr
-                mt.expansion_customers += 1
-            elif prev_mrr > 0 and 0 < qe < prev_mrr:
-                mt.contraction += prev_mrr - qe
-                mt.contraction_customers += 1
-            elif prev_mrr > 0 and qe == 0:
-                mt.churn += prev_mrr
-                mt.churned_customers += 1
+            _move(mt, prev_mrr, qe, ever)
             if q > 0:
                 ever = True
-    for cust, v in waiting_cust.items():
-        if v > 0:
-            mt = monthly[(cust_currency[cust], cur_idx)]
-            mt.waiting_mrr += v
-            mt.waiting_subscriptions += len(waiting_subs[cust])
-
-    truth.monthly = {(cur, months[m]): mt for (cur, m), mt in monthly.items()}
-    truth.customer_month_mrr = {(c, months[m]): v for (c, m), v in cm.items()}
-    truth.customer_plan_month_mrr = {(c, k, months[m]): v for (c, k, m), v in cpm.items()}
-    truth.customer_mrr = {
-        c: (cust_currency[c], v) for (c, m), v in cm.items() if m == cur_idx and v > 0
-    }
-    truth.customer_waiting_mrr = {c: v for c, v in waiting_cust.items() if v > 0}
-    truth.customer_currency = cust_currency
-    return truth
+    return monthly
 
 
-def _waiting(
-    acct: Account,
-    timelines: list[SubTimeline],
-    as_of: int,
-    cur_idx: int,
-    paying: set[tuple[str, int]],
-) -> dict[tuple[str, str], tuple[Fraction, set[str]]]:
-    """Expected rates, per (customer, plan), of the subscriptions waiting for a renewal.
-
-    Waiting = active or past_due at as_of, no cancellation scheduled or done, a positive
-    counted line at the end of the previous month and none at the end of this one (its
-    renewal falls in this month and is not paid by as_of). The expected rate is the
-    renewal's: the invoiced-but-unpaid period's lines if it exists, else the items as
-    they stand at as_of priced at the period's end (coupon included)."""
-    from etl.sandbox.simulation.generator import InvoiceFact
-
-    prices = acct.catalog.prices
-    out: dict[tuple[str, str], tuple[Fraction, set[str]]] = {}
-
-    def put(tl: SubTimeline, plan: str, rate: Fraction) -> None:
-        if rate == 0:
-            return
-        total, subs = out.get((tl.customer, plan), (Fraction(0), set()))
-        subs.add(tl.id)
-        out[(tl.customer, plan)] = (total + rate, subs)
-
-    for tl in timelines:
-        if (tl.id, cur_idx - 1) not in paying or (tl.id, cur_idx) in paying:
-            continue
-        if _status_at(tl, as_of) not in ("active", "past_due"):
-            continue
-        if any(req <= as_of for req, _eff, _kind in tl.cancellations):
-            continue
-        current = [p for p in tl.periods if p.start <= as_of]
-        if not current:
-            continue
-        last_start = max(p.start for p in current)
-        group = [p for p in current if p.start == last_start]
-        inv = group[0].invoice
-        if not group[0].trial and not _counted(inv, as_of):
-            # the renewal is invoiced (draft or open) but not paid by as_of
-            for p in group:
-                price = prices[p.price]
-                gross = price.unit_amount * p.quantity
-                net = gross - _coupon_discount(acct, tl, gross, inv)
-                put(
-                    tl,
-                    p.price,
-                    Fraction(_rate(net, 1, 1, price.interval, price.interval_count)),
-                )
-            continue
-        # the renewal at the end of the current period is still to come
-        future = InvoiceFact("upcoming", group[0].end, False)
-        for history in tl.items.values():
-            state = [h for h in history if h[0] <= as_of]
-            if not state:
-                continue
-            _t, price_id, qty = state[-1]
-            price = prices[price_id]
-            gross = price.unit_amount * qty
-            net = gross - _coupon_discount(acct, tl, gross, future)
-            put(
-                tl,
-                price_id,
-                Fraction(_rate(net, 1, 1, price.interval, price.interval_count)),
-            )
-    return out
+def _move(mt: MonthTruth, prev_mrr: int, qe: int, ever: bool) -> None:
+    """One customer's movement from `prev_mrr` to `qe` (`ever`: paid in an earlier month)."""
+    if prev_mrr == 0 and qe > 0:
+        if ever:
+            mt.reactivation += qe
+            mt.reactivated_customers += 1
+        else:
+            mt.new += qe
+            mt.new_customers += 1
+    elif prev_mrr > 0 and qe > prev_mrr:
+        mt.expansion += qe - prev_mrr
+        mt.expansion_customers += 1
+    elif prev_mrr > 0 and 0 < qe < prev_mrr:
+        mt.contraction += prev_mrr - qe
+        mt.contraction_customers += 1
+    elif prev_mrr > 0 and qe == 0:
+        mt.churn += prev_mrr
+        mt.churned_customers += 1

@@ -1,11 +1,14 @@
-"""Small helpers of the sandbox simulation: Stripe-like ids, calendar arithmetic, rounding."""
+"""Small helpers of the sandbox simulation: Stripe-like ids, calendar arithmetic, rounding,
+weighted draws."""
 
 from __future__ import annotations
 
 import calendar
+import random
 from bisect import bisect_right
 from datetime import UTC, datetime
 from fractions import Fraction
+from typing import Any
 
 DAY = 86_400
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -116,3 +119,14 @@ def prorate(amount: int, remaining: int, period: int) -> int:
     n = amount * remaining
     q, r = divmod(n, period)
     return q + 1 if 2 * r >= period else q
+
+
+def weighted(r: random.Random, choices: tuple[tuple[Any, int], ...]) -> Any:
+    """One of the values of (value, weight) pairs, drawn with one `r.random()`."""
+    total = sum(w for _, w in choices)
+    x = r.random() * total
+    for v, w in choices:
+        x -= w
+        if x < 0:
+            return v
+    return choices[-1][0]
