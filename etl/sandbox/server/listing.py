@@ -95,8 +95,10 @@ def parse_int(value: Any, param: str) -> int:
 
 
 def parse_bool(value: Any, param: str) -> bool:
-    if value in ("true", "false"):
-        return value == "true"
+    if value == "true":
+        return True
+    if value == "false":
+        return False
     raise ApiError(400, f"Invalid boolean: {value}", param=param, code="parameter_invalid_boolean")
 
 
