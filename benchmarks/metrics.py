@@ -30,7 +30,7 @@ from typing import Any
 from etl.config import load_settings
 from etl.db.engine import make_engine
 from etl.db.schema import init_db
-from etl.metrics.recompute import _lines_sql, recompute
+from etl.metrics.recompute import lines_sql, recompute
 from etl.metrics.revenue import mark_dirty
 from etl.periods import add_months
 
@@ -163,7 +163,7 @@ def generate(path: Path, lines: int, customers: int, seed: int = 7) -> int:
 def _select_time(path: Path) -> tuple[float, float, int]:
     engine = make_engine(f"sqlite:///{path}")
     with engine.connect() as conn:
-        sql = _lines_sql(conn)
+        sql = lines_sql(conn)
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         t = time.perf_counter()
@@ -342,7 +342,7 @@ def _postgres(path: Path, url: str, changed: list[int], as_of: datetime, verify:
         assert dbapi is not None
         cur = dbapi.cursor()
         t, cpu = time.perf_counter(), time.process_time()
-        cur.execute(_lines_sql(conn))
+        cur.execute(lines_sql(conn))
         rows = len(cur.fetchall())
         sel, sel_cpu = time.perf_counter() - t, time.process_time() - cpu
         conn.rollback()
