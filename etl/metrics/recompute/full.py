@@ -36,7 +36,7 @@ from etl.metrics.workers import IsoMonths, chunks_of, merge, receive, start_work
 WORKERS = 2
 
 
-def sqlite_file(conn: Connection) -> str | None:
+def _sqlite_file(conn: Connection) -> str | None:
     """The SQLite database file workers can open, or None (PostgreSQL, in-memory)."""
     if WORKERS < 1 or conn.dialect.name != "sqlite":
         return None
@@ -46,7 +46,7 @@ def sqlite_file(conn: Connection) -> str | None:
     return os.path.abspath(db)
 
 
-def full_here(
+def _in_this_process(
     lines: Iterator[tuple[Any, ...]],
     params: Params,
     expected: dict[int, list[ExpectedItem]],
@@ -55,6 +55,8 @@ def full_here(
     writer: Writer,
     report: RecomputeReport,
 ) -> None:
+    """The streamed `lines` computed here customer by customer, then the customers with
+    only subscriptions or adjustments; rows go to `writer` as they come."""
     seen: set[int] = set()
 
     def run(cid: int, lines: list[Line]) -> None:
@@ -81,7 +83,7 @@ def full_here(
         run(cid, [])
 
 
-def full_in_workers(
+def _in_workers(
     conn: Connection,
     path: str,
     ids: list[int],
@@ -145,7 +147,7 @@ def run_full(
     expected = read_expected(conn)
     adjustments = read_adjustments(conn)
     agg = Aggregates()
-    path = sqlite_file(conn)
+    path = _sqlite_file(conn)
     ids: list[Any] = []
     if path is not None:
         ids = [
@@ -161,7 +163,7 @@ def run_full(
         writer = _with_writer_thread(conn, as_of, inputs, agg, report)
     else:
         writer = Writer(conn, as_of)
-        full_here(stream_lines(conn), params, expected, adjustments, agg, writer, report)
+        _in_this_process(stream_lines(conn), params, expected, adjustments, agg, writer, report)
     writer.close()
     for idx in indexes:
         idx.create(conn)
@@ -187,7 +189,7 @@ def _with_workers(
     path, ids = customers
     params, expected, adjustments = inputs
     writer = Writer(conn, as_of, months_as_text=True)
-    full_in_workers(conn, path, ids, params, expected, adjustments, agg, writer, report)
+    _in_workers(conn, path, ids, params, expected, adjustments, agg, writer, report)
     seen = set(ids)
     iso = IsoMonths()
     for cid in sorted((set(expected) | set(adjustments)) - seen):
@@ -209,7 +211,9 @@ def _with_writer_thread(
     with conn.engine.connect() as reader:
         writer.in_background()
         try:
-            full_here(stream_lines(reader), params, expected, adjustments, agg, writer, report)
+            _in_this_process(
+                stream_lines(reader), params, expected, adjustments, agg, writer, report
+            )
         except BaseException:
             writer.abandon()
             raise
