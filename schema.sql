@@ -281,6 +281,20 @@ CREATE TABLE raw_objects (
 );
 CREATE INDEX ix_raw_objects_type_id ON raw_objects (object_type, stripe_id);
 
+-- The last successful recompute (one row): the settings it ran with, which decide whether the next run may be incremental, and since when inputs count as changed.
+CREATE TABLE recompute_state (
+    id INTEGER PRIMARY KEY,  -- always 1: the table holds one row
+    started_at TIMESTAMP NOT NULL,  -- start of the last successful recompute; inputs updated since are recomputed
+    as_of TIMESTAMP NOT NULL,  -- the `as_of` instant that run computed the metrics at
+    month DATE NOT NULL,  -- the current month of that run; a new month forces a full run
+    timezone VARCHAR(64) NOT NULL,  -- reporting time zone of that run
+    include_tax BOOLEAN NOT NULL,  -- whether that run counted tax as revenue
+    past_due_grace_days INTEGER NOT NULL,  -- grace days for open invoices of that run
+    reporting_currency VARCHAR(3) NOT NULL,  -- reporting currency of that run's converted totals
+    full_run BOOLEAN NOT NULL,  -- that run recomputed every customer
+    job_run_id INTEGER  -- job_runs.id of that run
+);
+
 -- Stripe refunds; succeeded ones reduce total contract value.
 CREATE TABLE refunds (
     id VARCHAR(255) PRIMARY KEY,  -- refund id

@@ -30,7 +30,7 @@ from typing import Any
 from etl.config import load_settings
 from etl.db.engine import make_engine
 from etl.db.schema import init_db
-from etl.metrics.recompute import _lines_sql, recompute
+from etl.metrics.recompute import lines_sql, recompute
 from etl.metrics.revenue import mark_dirty
 from etl.periods import add_months
 
@@ -71,99 +71,136 @@ def generate(path: Path, lines: int, customers: int, seed: int = 7) -> int:
         "INSERT INTO customers (id, source, deleted, updated_at, currency) VALUES (?,?,?,?,?)",
         [(i, "api", 0, now, "usd" if i % 10 else "eur") for i in range(1, customers + 1)],
     )
-    per_customer = lines / customers
-    start0 = datetime(2020, 1, 1)
-    horizon = datetime(2025, 1, 1)
     cols = (
         "customer_id, source, invoice_id, line_id, plan_id, subscription_id, kind, currency, "
         "amount, discount_amount, tax_amount, net_amount, quantity, interval, interval_count, "
         "period_start, period_end, invoice_status, due_date, paid_at, updated_at"
     )
     sql = f"INSERT INTO revenue_lines ({cols}) VALUES ({','.join('?' * 21)})"
-    batch: list[tuple[object, ...]] = []
-    n = 0
-    seq = 0
+    history = _History(rnd, lines / customers, now)
     for cid in range(1, customers + 1):
-        cur = "usd" if cid % 10 else "eur"
-        target = rnd.randint(1, max(1, int(2 * per_customer) - 1))
+        history.customer(cid)
+        if len(history.batch) >= 50_000:
+            db.executemany(sql, history.batch)
+            history.batch = []
+    if history.batch:
+        db.executemany(sql, history.batch)
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.execute("ANALYZE")
+    db.close()
+    return history.lines
+
+
+class _History:
+    """Customers' revenue lines, made up from one random sequence (the same lines for the
+    same seed: runs of the benchmark compare)."""
+
+    START = datetime(2020, 1, 1)
+    HORIZON = datetime(2025, 1, 1)
+
+    def __init__(self, rnd: random.Random, per_customer: float, now: str) -> None:
+        self.rnd = rnd
+        self.per_customer = per_customer
+        self.now = now
+        self.batch: list[tuple[object, ...]] = []
+        self.seq = 0  # invoice and line ids
+        self.lines = 0
+
+    def customer(self, cid: int) -> None:
+        """One customer's lines: a subscription renewed period after period, with upgrades,
+        one-time purchases, plan changes and the odd gap, until it has its share of lines."""
+        rnd = self.rnd
+        target = rnd.randint(1, max(1, int(2 * self.per_customer) - 1))
         plan = rnd.choice(PLANS[:10]) if rnd.random() < 0.85 else rnd.choice(PLANS)
         latest = max(1, 5 * 365 - 31 * target)  # start early enough for the lines to fit
-        d = start0 + timedelta(days=rnd.randrange(0, latest), seconds=rnd.randrange(86400))
-        sub = f"sub_{cid}"
+        d = self.START + timedelta(days=rnd.randrange(0, latest), seconds=rnd.randrange(86400))
         made = 0
-        while made < target and d < horizon:
-            pid, amount, interval, count = plan
+        while made < target and d < self.HORIZON:
             qty = 1 + (cid % 3 == 0) * rnd.randrange(0, 5)
-            if interval == "month":
-                end = add_months(d, count)
-            elif interval == "year":
-                end = add_months(d, 12 * count)
-            else:
-                end = d + timedelta(weeks=count)
+            end = _period_end(d, plan)
             status = (
                 "paid" if rnd.random() > 0.01 else rnd.choice(("open", "void", "uncollectible"))
             )
-            net = amount * qty
-            disc = net // 5 if cid % 7 == 0 else 0
-            seq += 1
-            batch.append(
-                (
-                    cid, "stripe", f"in_{seq}", f"il_{seq}", pid, sub, "subscription", cur,
-                    net, disc, 0, net - disc, qty, interval, count, _ts(d), _ts(end), status,
-                    _ts(d + timedelta(days=30)), _ts(d) if status == "paid" else None, now,
-                )
-            )  # fmt: skip
-            made += 1
+            made += self._renewal(cid, plan, qty, (d, end), status)
             r = rnd.random()
             if r < 0.03 and made < target:
-                # Upgrade half-way: credit for the old plan, charge for the new one.
                 new = rnd.choice(PLANS[:10])
-                mid = d + (end - d) / 2
-                if new[2] == "month" and new[3] == 1 and interval == "month" and count == 1:
-                    for sign, p2 in ((-1, plan), (1, new)):
-                        seq += 1
-                        v = sign * p2[1] * qty // 2
-                        batch.append(
-                            (
-                                cid, "stripe", f"in_{seq}", f"il_{seq}", p2[0], sub, "proration",
-                                cur, v, 0, 0, v, qty, "month", 1, _ts(mid), _ts(end), "paid",
-                                None, _ts(mid), now,
-                            )
-                        )  # fmt: skip
-                        made += 1
+                if new[2] == "month" and new[3] == 1 and plan[2] == "month" and plan[3] == 1:
+                    made += self._upgrade(cid, plan, new, qty, (d + (end - d) / 2, end))
                     plan = new
             elif r < 0.08:
-                seq += 1
-                batch.append(
-                    (
-                        cid, "stripe", f"in_{seq}", f"il_{seq}", None, None, "one_time", cur,
-                        5000, 0, 0, 5000, 1, None, None, _ts(d), _ts(d), "paid", None, _ts(d), now,
-                    )
-                )  # fmt: skip
-                made += 1
+                made += self._one_time(cid, d)
             elif r < 0.10:
                 plan = rnd.choice(PLANS)
             if r > 0.995:
                 d = add_months(end, rnd.randrange(1, 6))  # a gap: churn, then reactivation
             else:
                 d = end
-        n += made
-        if len(batch) >= 50_000:
-            db.executemany(sql, batch)
-            batch = []
-    if batch:
-        db.executemany(sql, batch)
-    db.commit()
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.execute("ANALYZE")
-    db.close()
-    return n
+        self.lines += made
+
+    def _ids(self) -> tuple[str, str]:
+        self.seq += 1
+        return f"in_{self.seq}", f"il_{self.seq}"
+
+    def _renewal(
+        self, cid: int, plan: Any, qty: int, period: tuple[datetime, datetime], status: str
+    ) -> int:
+        pid, amount, interval, count = plan
+        d, end = period
+        cur = "usd" if cid % 10 else "eur"
+        net = amount * qty
+        disc = net // 5 if cid % 7 == 0 else 0
+        self.batch.append(
+            (
+                cid, "stripe", *self._ids(), pid, f"sub_{cid}", "subscription", cur,
+                net, disc, 0, net - disc, qty, interval, count, _ts(d), _ts(end), status,
+                _ts(d + timedelta(days=30)), _ts(d) if status == "paid" else None, self.now,
+            )
+        )  # fmt: skip
+        return 1
+
+    def _upgrade(
+        self, cid: int, old: Any, new: Any, qty: int, period: tuple[datetime, datetime]
+    ) -> int:
+        """Upgrade half-way: credit for the old plan, charge for the new one."""
+        mid, end = period
+        cur = "usd" if cid % 10 else "eur"
+        for sign, p2 in ((-1, old), (1, new)):
+            v = sign * p2[1] * qty // 2
+            self.batch.append(
+                (
+                    cid, "stripe", *self._ids(), p2[0], f"sub_{cid}", "proration",
+                    cur, v, 0, 0, v, qty, "month", 1, _ts(mid), _ts(end), "paid",
+                    None, _ts(mid), self.now,
+                )
+            )  # fmt: skip
+        return 2
+
+    def _one_time(self, cid: int, d: datetime) -> int:
+        cur = "usd" if cid % 10 else "eur"
+        self.batch.append(
+            (
+                cid, "stripe", *self._ids(), None, None, "one_time", cur,
+                5000, 0, 0, 5000, 1, None, None, _ts(d), _ts(d), "paid", None, _ts(d), self.now,
+            )
+        )  # fmt: skip
+        return 1
+
+
+def _period_end(d: datetime, plan: Any) -> datetime:
+    _, _, interval, count = plan
+    if interval == "month":
+        return add_months(d, count)
+    if interval == "year":
+        return add_months(d, 12 * count)
+    return d + timedelta(weeks=count)
 
 
 def _select_time(path: Path) -> tuple[float, float, int]:
     engine = make_engine(f"sqlite:///{path}")
     with engine.connect() as conn:
-        sql = _lines_sql(conn)
+        sql = lines_sql(conn)
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         t = time.perf_counter()
@@ -215,7 +252,7 @@ def _cpu() -> float:
     return time.process_time() + ch.ru_utime + ch.ru_stime
 
 
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.metrics", description=__doc__.split("\n")[0]
     )
@@ -230,7 +267,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="also measure on PostgreSQL, in this database (DROPPED and created anew)",
     )
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
     customers = args.customers or max(1, args.lines // 20)
     if not (args.reuse and args.db.exists()):
         t = time.perf_counter()
@@ -318,31 +359,14 @@ def _postgres(path: Path, url: str, changed: list[int], as_of: datetime, verify:
         adm.execute(f'CREATE DATABASE "{name}"')
     engine = make_engine(url)
     init_db(engine)
-    src = sqlite3.connect(path)
-    with engine.begin() as conn:
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None
-        cur = dbapi.cursor()
-        for table in ("customers", "plans", "revenue_lines"):
-            cols = [r[1] for r in src.execute(f"PRAGMA table_info({table})")]
-            with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
-                for row in src.execute(f"SELECT {', '.join(cols)} FROM {table}"):
-                    cp.write_row(row)
-        for table in ("customers", "revenue_lines"):
-            cur.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-            )
-    with engine.connect() as conn:
-        conn.exec_driver_sql("ANALYZE")
-        conn.commit()
-    src.close()
+    _copy_lines(path, engine)
     settings = load_settings(database_url=url)
     with engine.connect() as conn:
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         cur = dbapi.cursor()
         t, cpu = time.perf_counter(), time.process_time()
-        cur.execute(_lines_sql(conn))
+        cur.execute(lines_sql(conn))
         rows = len(cur.fetchall())
         sel, sel_cpu = time.perf_counter() - t, time.process_time() - cpu
         conn.rollback()
@@ -369,6 +393,28 @@ def _postgres(path: Path, url: str, changed: list[int], as_of: datetime, verify:
         same = d_inc == _pg_digest(engine)
         print(f"PostgreSQL incremental result equals a full recompute: {'yes' if same else 'NO'}")
     engine.dispose()
+
+
+def _copy_lines(path: Path, engine: Any) -> None:
+    """Customers, plans and revenue lines from the SQLite file into PostgreSQL (COPY)."""
+    src = sqlite3.connect(path)
+    with engine.begin() as conn:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        cur = dbapi.cursor()
+        for table in ("customers", "plans", "revenue_lines"):
+            cols = [r[1] for r in src.execute(f"PRAGMA table_info({table})")]
+            with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
+                for row in src.execute(f"SELECT {', '.join(cols)} FROM {table}"):
+                    cp.write_row(row)
+        for table in ("customers", "revenue_lines"):
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+            )
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
+    src.close()
 
 
 def _pg_digest(engine: Any) -> str:

@@ -9,8 +9,9 @@ from jobs.runner import JobContext, counts_of
 if TYPE_CHECKING:
     from etl.bootstrap import Container
 
-# etl.metrics.recompute writes its own job_runs row (with the state that decides whether
-# the next run may be incremental); the runner must not add a second one.
+# etl.metrics.recompute writes its own job_runs row (every caller's run is logged, the
+# CLI's and the API's too); the runner must not add a second one. The state that decides
+# whether the next run may be incremental is in recompute_state, not in job_runs.
 RECORDS_ITSELF = True
 
 

@@ -570,6 +570,26 @@ class DirtyCustomer(SQLModel, table=True):
     marked_at: datetime = _f("when the change was recorded", TS)
 
 
+class RecomputeState(SQLModel, table=True):
+    __tablename__ = "recompute_state"
+    __table_args__ = {
+        "comment": "The last successful recompute (one row): the settings it ran with, which "
+        "decide whether the next run may be incremental, and since when inputs count as changed."
+    }
+    id: int = _f("always 1: the table holds one row", Integer, pk=True, autoincrement=False)
+    started_at: datetime = _f(
+        "start of the last successful recompute; inputs updated since are recomputed", TS
+    )
+    as_of: datetime = _f("the `as_of` instant that run computed the metrics at", TS)
+    month: date = _f("the current month of that run; a new month forces a full run", Date)
+    timezone: str = _f("reporting time zone of that run", String(64))
+    include_tax: bool = _f("whether that run counted tax as revenue", Boolean)
+    past_due_grace_days: int = _f("grace days for open invoices of that run", Integer)
+    reporting_currency: str = _f("reporting currency of that run's converted totals", CUR)
+    full_run: bool = _f("that run recomputed every customer", Boolean)
+    job_run_id: int | None = _f("job_runs.id of that run", Integer, nullable=True)
+
+
 class FxRate(SQLModel, table=True):
     __tablename__ = "fx_rates"
     __table_args__ = {

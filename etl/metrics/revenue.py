@@ -60,18 +60,14 @@ _COMPARED = (
 )
 
 
-def _new_rows(now: datetime, scope: Any | None) -> Any:
-    """The revenue lines the invoice lines make now, as one SELECT that the set-based
-    refresh compares with the stored rows.
-
-    The kind of a line (spec §1): no plan, or a plan known not to be recurring, is
+def _line_kind() -> Any:
+    """The kind of a line (spec §1): no plan, or a plan known not to be recurring, is
     one_time; then metered, proration, subscription (a line of the subscription itself;
     an unknown plan keeps its kind and the engine reports it as unrated); anything else
     is one_time. Imported lines carry line_type 'subscription' when they have a plan
-    and 'invoiceitem' otherwise, so both sources go through the same rules. Tax-inclusive
-    prices: the inclusive tax is not revenue."""
-    i, li, p = INVOICES.c, tables.invoice_lines.c, tables.plans.c
-    kind = case(
+    and 'invoiceitem' otherwise, so both sources go through the same rules."""
+    li, p = tables.invoice_lines.c, tables.plans.c
+    return case(
         (or_(li.plan_id.is_(None), li.plan_id == ""), "one_time"),
         (and_(p.type.is_not(None), p.type != "recurring"), "one_time"),
         (p.usage_type == "metered", "metered"),
@@ -79,6 +75,14 @@ def _new_rows(now: datetime, scope: Any | None) -> Any:
         (li.line_type == "subscription", "subscription"),
         else_="one_time",
     )
+
+
+def _new_rows(now: datetime, scope: Any | None) -> Any:
+    """The revenue lines the invoice lines make now, as one SELECT that the set-based
+    refresh compares with the stored rows. Tax-inclusive prices: the inclusive tax is not
+    revenue."""
+    i, li, p = INVOICES.c, tables.invoice_lines.c, tables.plans.c
+    kind = _line_kind()
     recurring = kind.in_(["subscription", "proration", "metered"])
     amount = li.amount - func.coalesce(li.inclusive_tax_amount, 0)
     discount = func.coalesce(li.discount_amount, 0)

@@ -18,6 +18,7 @@ worker starts in about a tenth of a second.
 
 from __future__ import annotations
 
+import os
 import pickle
 import queue
 import sqlite3
@@ -27,6 +28,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from etl.metrics.engine import (
@@ -132,10 +134,18 @@ def work(
 
 def start_worker(args: tuple[Any, ...]) -> subprocess.Popen[bytes]:
     """A worker process running `work(*args, put)`."""
+    # The worker imports the parent's own `etl` (the rows are pickles of its classes), not
+    # whichever one the worker's working directory or an installed copy would give.
+    root = str(Path(__file__).resolve().parents[2])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "etl.metrics.workers"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        env=env,
     )
     assert proc.stdin is not None
     proc.stdin.write(pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL))

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, insert
 
 from etl.db import tables
 from etl.db.models import Customer, Plan
+from etl.db.tables import table_of
 from etl.periods import add_months
 
 NOW = datetime(2020, 3, 15)
@@ -18,14 +19,14 @@ NOW = datetime(2020, 3, 15)
 PLAYBOOK = Path(__file__).parent / "data" / "mrr_playbook_subscription_periods.csv"
 
 
-def _row(model: Any, **values: Any) -> dict[str, Any]:
+def model_row(model: Any, **values: Any) -> dict[str, Any]:
     obj = model(**values)
-    return {c.name: getattr(obj, c.name) for c in model.__table__.columns}
+    return {c.name: getattr(obj, c.name) for c in table_of(model).columns}
 
 
 def add_customers(conn: Connection, ids: list[int], **extra: Any) -> None:
     rows = [
-        _row(
+        model_row(
             Customer,
             id=i,
             email=f"c{i}@example.com",
@@ -60,7 +61,7 @@ def add_plan(
         "updated_at": NOW,
     }
     values.update(extra)
-    conn.execute(insert(tables.plans), [_row(Plan, **values)])
+    conn.execute(insert(tables.plans), [model_row(Plan, **values)])
 
 
 def playbook_periods() -> list[dict[str, str]]:

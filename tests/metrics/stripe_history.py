@@ -16,8 +16,9 @@ from etl.db.models import (
     Subscription,
     SubscriptionItem,
 )
+from etl.db.tables import table_of
 from etl.periods import add_interval
-from tests.metrics.helpers import NOW, _row, add_customers, add_plan
+from tests.metrics.helpers import NOW, add_customers, add_plan, model_row
 
 PLANS = {
     "price_m10": ("month", 1, 1_000, "usd"),
@@ -31,6 +32,7 @@ PLANS = {
 
 def build(conn: Connection, seed: int, customers: int = 25) -> dict[str, Any]:
     """Customers, plans, subscriptions, invoices with lines, refunds and credit notes."""
+    # One random history, clearer whole: its draws in one order keep the data set fixed.
     rnd = random.Random(seed)
     add_customers(conn, list(range(1, customers + 1)))
     for pid, (interval, count, amount, cur) in PLANS.items():
@@ -89,9 +91,9 @@ def build(conn: Connection, seed: int, customers: int = 25) -> dict[str, Any]:
                     id=f"il_{n}_{pos}", invoice_id=inv_id, position=pos, customer_id=cid,
                     subscription_id=sub_id, currency=cur, updated_at=NOW,
                 )  # fmt: skip
-                lines.append(_row(InvoiceLine, **ln))
+                lines.append(model_row(InvoiceLine, **ln))
             invoices.append(
-                _row(
+                model_row(
                     Invoice, id=inv_id, source="stripe", customer_id=cid, subscription_id=sub_id,
                     status=status, currency=cur, created=t, due_date=t + timedelta(days=14),
                     paid_at=t if status == "paid" else None, updated_at=NOW,
@@ -99,22 +101,22 @@ def build(conn: Connection, seed: int, customers: int = 25) -> dict[str, Any]:
             )  # fmt: skip
             if status == "paid" and rnd.random() < 0.05:
                 refunds.append(
-                    _row(Refund, id=f"re_{n}", invoice_id=inv_id, amount=rnd.randrange(1, 999),
+                    model_row(Refund, id=f"re_{n}", invoice_id=inv_id, amount=rnd.randrange(1, 999),
                          currency=cur, status=rnd.choice(["succeeded", "failed"]), updated_at=NOW)
                 )  # fmt: skip
             if status == "paid" and rnd.random() < 0.05:
                 notes.append(
-                    _row(CreditNote, id=f"cn_{n}", invoice_id=inv_id, customer_id=cid,
+                    model_row(CreditNote, id=f"cn_{n}", invoice_id=inv_id, customer_id=cid,
                          amount=500, tax_amount=50, currency=cur,
                          status=rnd.choice(["issued", "void"]), updated_at=NOW)
                 )  # fmt: skip
             t = end + timedelta(days=rnd.choice([0, 0, 0, 0, 45]))
         subs.append(
-            _row(Subscription, id=sub_id, customer_id=cid, status=rnd.choice(
+            model_row(Subscription, id=sub_id, customer_id=cid, status=rnd.choice(
                 ["active", "active", "past_due", "canceled"]), currency=cur, updated_at=NOW)
         )  # fmt: skip
         items.append(
-            _row(SubscriptionItem, id=f"si_{cid}", subscription_id=sub_id, plan_id=plan,
+            model_row(SubscriptionItem, id=f"si_{cid}", subscription_id=sub_id, plan_id=plan,
                  quantity=1, updated_at=NOW)
         )  # fmt: skip
     for table, rows in (
@@ -126,5 +128,5 @@ def build(conn: Connection, seed: int, customers: int = 25) -> dict[str, Any]:
         (CreditNote, notes),
     ):
         if rows:
-            conn.execute(insert(table.__table__), rows)  # type: ignore[attr-defined]
+            conn.execute(insert(table_of(table)), rows)
     return {"invoices": [i["id"] for i in invoices], "customers": customers}

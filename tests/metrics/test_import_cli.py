@@ -13,6 +13,7 @@ from etl.db import tables
 from etl.db.engine import make_engine
 from etl.db.models import FxRate, Invoice, MrrMonthly, RevenueLine
 from etl.db.schema import init_db
+from etl.db.tables import table_of
 from tests.metrics.helpers import add_customers, add_plan
 
 
@@ -36,7 +37,7 @@ def db(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def _count(url: str, model: type) -> int:
     eng = make_engine(url)
     with eng.connect() as conn:
-        n = conn.execute(select(func.count()).select_from(model.__table__)).scalar_one()  # type: ignore[attr-defined]
+        n = conn.execute(select(func.count()).select_from(table_of(model))).scalar_one()
     eng.dispose()
     return int(n)
 

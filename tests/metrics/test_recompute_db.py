@@ -177,6 +177,39 @@ def test_changed_month_or_setting_forces_a_full_run(engine: Engine, db_url: str)
     assert taxed.full and "include_tax" in taxed.reason
 
 
+def test_state_of_the_last_run_is_kept_in_recompute_state(engine: Engine, db_url: str) -> None:
+    """The recompute remembers its last successful run in a table of its own (one row):
+    pruning job_runs does not force a full run; losing that row does."""
+    settings = settings_for(db_url)
+    populate(engine, settings, 3)
+    first = recompute(engine, settings, as_of=AS_OF)
+    assert first.full and first.reason == "no earlier recompute"
+    later = AS_OF.replace(day=25)
+    assert not recompute(engine, settings, as_of=later).full
+    with engine.connect() as conn:
+        rows = conn.execute(select(tables.recompute_state)).mappings().all()
+    assert len(rows) == 1
+    state = rows[0]
+    assert (state["as_of"], state["month"], state["full_run"]) == (
+        later,
+        AS_OF.date().replace(day=1),
+        False,
+    )
+    assert (state["timezone"], state["include_tax"], state["past_due_grace_days"]) == (
+        "UTC",
+        False,
+        0,
+    )
+    assert state["job_run_id"] is not None and state["started_at"] >= datetime(2024, 1, 1)
+    with engine.begin() as conn:
+        conn.execute(delete(tables.job_runs))
+    assert not recompute(engine, settings, as_of=later).full
+    with engine.begin() as conn:
+        conn.execute(delete(tables.recompute_state))
+    again = recompute(engine, settings, as_of=later)
+    assert again.full and again.reason == "no earlier recompute"
+
+
 @pytest.fixture
 def both(
     tmp_path: Any, request: pytest.FixtureRequest
@@ -248,11 +281,11 @@ def test_incremental_writes_only_changed_rows_and_equals_full(
     inserts, updates or deletes only those that differ (keys compared as the driver returns
     them: dates on PostgreSQL, ISO text on SQLite). At a later `as_of` of the same month the
     result, `as_of` of every snapshot included, equals a full run's."""
-    from etl.metrics import recompute as rc
+    from etl.metrics.recompute import incremental as rc
 
     settings = settings_for(db_url, past_due_grace_days=3)
     seen = {"insert": 0, "update": 0, "delete": 0}
-    diff = rc._diff
+    diff = rc.diff
 
     def spy(old: Any, new: Any, k: int) -> Any:
         ins, upd, gone = diff(old, new, k)
@@ -261,7 +294,7 @@ def test_incremental_writes_only_changed_rows_and_equals_full(
         seen["delete"] += len(gone)
         return ins, upd, gone
 
-    monkeypatch.setattr(rc, "_diff", spy)
+    monkeypatch.setattr(rc, "diff", spy)
     info = populate(engine, settings, 1)
     recompute(engine, settings, as_of=AS_OF, full=True)
     for seed, day in ((1, 22), (2, 27)):
@@ -299,7 +332,9 @@ def test_aggregate_rows_replaced_by_difference(engine: Engine) -> None:
     changed ones updated, new ones inserted, equal ones left alone."""
     from datetime import date
 
-    from etl.metrics.recompute import BYPLAN_KEY, _replace_changed, _stored_aggregates
+    from etl.metrics.recompute import BYPLAN_KEY
+    from etl.metrics.recompute import replace_changed as _replace_changed
+    from etl.metrics.recompute import stored_aggregates as _stored_aggregates
 
     t = tables.mrr_by_plan
     sums = [c.name for c in t.columns if c.name not in (*BYPLAN_KEY, "plan_name")]
@@ -327,13 +362,14 @@ def test_full_run_in_batches_and_failures_leave_the_previous_rows(
     """Rows written in many batches (on PostgreSQL by a writer thread while the next
     batch is computed) give the same tables; a failure while computing or while writing
     raises and leaves the previous run's rows as they were."""
-    import etl.metrics.recompute as rc
+    from etl.metrics.recompute import full as rc
+    from etl.metrics.recompute import writer as rc_writer
 
     settings = settings_for(db_url)
     populate(engine, settings, 3)
     recompute(engine, settings, as_of=AS_OF, full=True)
     whole = dump(engine)
-    monkeypatch.setattr(rc, "FLUSH_ROWS", 40)
+    monkeypatch.setattr(rc_writer, "FLUSH_ROWS", 40)
     recompute(engine, settings, as_of=AS_OF, full=True)
     assert dump(engine) == whole
 
@@ -353,7 +389,7 @@ def test_full_run_in_batches_and_failures_leave_the_previous_rows(
     assert dump(engine) == whole
     monkeypatch.setattr(rc, "compute_customer", real_compute)
 
-    real_write = rc._Writer._write
+    real_write = rc.Writer._write
     writes = {"n": 0}
 
     def failing_write(self: Any, batch: Any) -> None:
@@ -362,10 +398,10 @@ def test_full_run_in_batches_and_failures_leave_the_previous_rows(
             raise RuntimeError("boom while writing")
         real_write(self, batch)
 
-    monkeypatch.setattr(rc._Writer, "_write", failing_write)
+    monkeypatch.setattr(rc.Writer, "_write", failing_write)
     with pytest.raises(RuntimeError, match="boom while writing"):
         recompute(engine, settings, as_of=AS_OF, full=True)
     assert dump(engine) == whole
-    monkeypatch.setattr(rc._Writer, "_write", real_write)
+    monkeypatch.setattr(rc.Writer, "_write", real_write)
     recompute(engine, settings, as_of=AS_OF, full=True)
     assert dump(engine) == whole

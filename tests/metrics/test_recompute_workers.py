@@ -11,8 +11,9 @@ import pytest
 from benchmarks.metrics import _digest, generate
 from etl.config import load_settings
 from etl.db.engine import make_engine
-from etl.metrics import recompute as rc
 from etl.metrics import workers
+from etl.metrics.recompute import full as rc
+from etl.metrics.recompute import recompute
 
 
 def test_workers_equal_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -32,10 +33,10 @@ def test_workers_equal_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     settings = load_settings(database_url=f"sqlite:///{path}")
     as_of = datetime(2024, 12, 20)
     monkeypatch.setattr(workers, "CHUNK_CUSTOMERS", 7)  # 22 chunks over 2 workers
-    rep = rc.recompute(engine, settings, as_of=as_of, full=True)
+    rep = recompute(engine, settings, as_of=as_of, full=True)
     with_workers = _digest(path)
     monkeypatch.setattr(rc, "WORKERS", 0)
-    rep0 = rc.recompute(engine, settings, as_of=as_of, full=True)
+    rep0 = recompute(engine, settings, as_of=as_of, full=True)
     engine.dispose()
     assert _digest(path) == with_workers
     assert rep.customers == rep0.customers == 151

@@ -20,7 +20,7 @@ from etl.imports.invoices import (
 from etl.metrics.engine import Aggregates, reporting_rows
 from etl.metrics.revenue import refresh_revenue_lines
 from etl.periods import month_index
-from tests.metrics.helpers import NOW, _row, add_customers, add_plan
+from tests.metrics.helpers import NOW, add_customers, add_plan, model_row
 
 REV = tables.revenue_lines
 
@@ -35,9 +35,9 @@ def _setup(conn) -> None:  # type: ignore[no-untyped-def]
     conn.execute(
         insert(tables.invoices),
         [
-            _row(Invoice, id="in_1", customer_id=1, status="paid", currency="usd",
+            model_row(Invoice, id="in_1", customer_id=1, status="paid", currency="usd",
                  subscription_id="sub_1", updated_at=NOW),
-            _row(Invoice, id="in_2", customer_id=2, status="open", currency="usd",
+            model_row(Invoice, id="in_2", customer_id=2, status="open", currency="usd",
                  due_date=t1, updated_at=NOW),
         ],
     )  # fmt: skip
@@ -54,7 +54,7 @@ def _setup(conn) -> None:  # type: ignore[no-untyped-def]
     conn.execute(
         insert(tables.invoice_lines),
         [
-            _row(InvoiceLine, id=i, invoice_id=inv, plan_id=p, line_type=lt, proration=pr,
+            model_row(InvoiceLine, id=i, invoice_id=inv, plan_id=p, line_type=lt, proration=pr,
                  amount=a, discount_amount=d, tax_amount=tax, inclusive_tax_amount=incl,
                  subscription_id=None, **base)
             for i, inv, p, lt, pr, a, d, tax, incl in lines
