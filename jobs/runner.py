@@ -88,7 +88,8 @@ class JobResult:
 
 def job_module(name: str) -> Any:
     """The module of a job: `run(container, ctx)`, and `RECORDS_ITSELF = True` for a job
-    whose own code writes its job_runs row (the recompute does: it keeps its state there).
+    whose own code writes its job_runs row (the recompute does, in the transaction of its
+    results; its own state is in `recompute_state`).
     """
     if name not in JOB_MODULES:
         known = ", ".join(sorted(JOB_MODULES))

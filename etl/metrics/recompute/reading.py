@@ -45,7 +45,9 @@ def in_list(ids: Sequence[int]) -> str:
 
 
 def lines_sql(conn: Connection, where: str = "") -> str:
-    e = lambda c: epoch_sql(conn, c)  # noqa: E731
+    def e(column: str) -> str:
+        return epoch_sql(conn, column)
+
     return (
         "SELECT customer_id, currency, plan_id, subscription_id, kind, net_amount, tax_amount, "
         f"interval, interval_count, {e('period_start')}, {e('period_end')}, invoice_status, "
@@ -74,7 +76,9 @@ def stream_lines(conn: Connection, where: str = "") -> Iterator[tuple[Any, ...]]
 
 
 def read_expected(conn: Connection, where: str = "") -> dict[int, list[ExpectedItem]]:
-    e = lambda c: epoch_sql(conn, c)  # noqa: E731
+    def e(column: str) -> str:
+        return epoch_sql(conn, column)
+
     sql = (
         "SELECT s.customer_id, s.id, s.status, s.cancel_at_period_end, "
         f"{e('s.cancel_at')}, {e('s.ended_at')}, si.plan_id, COALESCE(s.currency, p.currency), "
