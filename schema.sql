@@ -1,6 +1,6 @@
 -- schema.sql — every table and view of the Stripe metrics pipeline.
 --
--- Generated from etl/db/models.py and etl/db/views.py by
+-- Generated from the models in etl/db/models/ and etl/db/views.py by
 --     python -m etl.db.schema > schema.sql
 -- and kept equal to what `etl init-db` creates by tests/test_schema.py, on SQLite
 -- and PostgreSQL. The DDL runs on both.
