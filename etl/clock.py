@@ -13,8 +13,3 @@ from datetime import UTC, datetime
 def utcnow() -> datetime:
     """The current instant in UTC, without tzinfo (the storage convention)."""
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def aware_utcnow() -> datetime:
-    """The current instant in UTC, with tzinfo (for schedulers and display)."""
-    return datetime.now(UTC)

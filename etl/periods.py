@@ -108,20 +108,6 @@ class MonthGrid:
             )
         return self.base + i
 
-    def end_of(self, m: int) -> int:
-        """End of month m = the first instant of month m+1."""
-        return self.starts[m + 1 - self.base]
-
-    def start_of(self, m: int) -> int:
-        return self.starts[m - self.base]
-
-    def active_months(self, start: int, end: int) -> range:
-        """Months m whose end instant t satisfies start < t ≤ end (the spec's "active at t")."""
-        first = bisect_right(self.starts, start)  # first boundary > start
-        last = bisect_right(self.starts, end) - 1  # last boundary ≤ end
-        # boundary index j is the end of month base + j - 1
-        return range(self.base + first - 1, self.base + last)
-
 
 @lru_cache(maxsize=8)
 def month_grid(timezone: str) -> MonthGrid:

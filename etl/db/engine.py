@@ -77,10 +77,6 @@ def read_connection(engine: Engine) -> Connection:
     return conn
 
 
-def is_sqlite(bind: Engine | Connection) -> bool:
-    return bind.dialect.name == "sqlite"
-
-
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One unit of work: commits on success, rolls back on any exception."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, or_
+from sqlalchemy import Connection, Table, or_
 from sqlalchemy.dialects import postgresql, sqlite
 
 # SQLite allows 32766 bound parameters per statement; stay well below.
@@ -76,7 +76,3 @@ def upsert_rows(
 
 
 _STATEMENTS: dict[tuple[Any, ...], Any] = {}
-
-
-def key_filter(table: Table, key: dict[str, Any]) -> Any:
-    return and_(*[table.c[k] == v for k, v in key.items()])
