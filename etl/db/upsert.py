@@ -12,7 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 _MAX_PARAMS = 30_000
 
 
-def _insert_for(conn: Connection, table: Table) -> Any:
+def dialect_insert(conn: Connection, table: Table) -> Any:
+    """INSERT with the dialect's ON CONFLICT clauses (PostgreSQL or SQLite)."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     if conn.dialect.name == "sqlite":
@@ -57,7 +58,7 @@ def upsert_rows(
     )
     stmt = _STATEMENTS.get(cache_key)
     if stmt is None:
-        ins = _insert_for(conn, table)
+        ins = dialect_insert(conn, table)
         if not update_cols:
             stmt = ins.on_conflict_do_nothing(index_elements=key_cols)
         else:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, update
 
 from etl.db import tables
-from etl.db.upsert import _insert_for
+from etl.db.upsert import dialect_insert
 from etl.load.statements import execute_many
 
 _CUSTOMER_FIELDS = ("extra_id", "email", "name", "currency", "metadata_json", "created")
@@ -37,7 +37,7 @@ def ensure_customers(
     found = dict(conn.execute(select(c.stripe_id, c.id).where(c.stripe_id.in_(ids))).all())
     missing = ids - found.keys()
     if missing:
-        ins = _insert_for(conn, tables.customers).values(
+        ins = dialect_insert(conn, tables.customers).values(
             [
                 {"stripe_id": s, "source": "stripe", "deleted": False, "updated_at": now}
                 for s in sorted(missing)

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, or_, update
 
-from etl.db.upsert import _insert_for
+from etl.db.upsert import dialect_insert
 
 # Upsert statements built once per (backend, table, columns, variant) and executed with
 # executemany: compiling a fresh multi-row VALUES statement per page costs more than the
@@ -40,7 +40,7 @@ def execute_many(
         key = (conn.dialect.name, table.name, tuple(cols), variant)
         stmt = _STATEMENTS.get(key)
         if stmt is None:
-            stmt = build(_insert_for(conn, table), cols)
+            stmt = build(dialect_insert(conn, table), cols)
             if conn.dialect.name == "sqlite":
                 stmt = _Rendered.of(stmt, conn, cols) or stmt
             _STATEMENTS[key] = stmt

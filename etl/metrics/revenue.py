@@ -24,12 +24,11 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from etl.clock import utcnow
 from etl.config import Settings
 from etl.db import tables
-from etl.db.upsert import upsert_rows
+from etl.db.upsert import dialect_insert, upsert_rows
 from etl.logs import get_logger
 
 INVOICES = tables.invoices
@@ -166,7 +165,7 @@ def _refresh(conn: Connection, now: datetime, scope: Sequence[str] | None) -> se
     conn.execute(delete(tables.revenue_lines).where(gone))
     if affected:
         src = _new_rows(now, scope).subquery("s")
-        ins = _insert_for(conn)(tables.revenue_lines).from_select(
+        ins = dialect_insert(conn, tables.revenue_lines).from_select(
             _COLUMNS, select(*[src.c[c] for c in _COLUMNS]).where(true())
         )
         excluded = ins.excluded
@@ -180,10 +179,6 @@ def _refresh(conn: Connection, now: datetime, scope: Sequence[str] | None) -> se
             )
         )
     return affected
-
-
-def _insert_for(conn: Connection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def mark_dirty(conn: Connection, customer_ids: Iterable[int], now: datetime) -> None:

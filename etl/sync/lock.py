@@ -22,7 +22,7 @@ from sqlalchemy import Engine, delete, select, text, update
 
 from etl.clock import utcnow
 from etl.db import tables
-from etl.db.upsert import _insert_for
+from etl.db.upsert import dialect_insert
 from etl.errors import EtlError
 
 T_LOCKS = tables.locks
@@ -78,7 +78,7 @@ class SyncLock:
                     return False, row
             conn.execute(delete(T_LOCKS).where(T_LOCKS.c.name == self.name))
             conn.execute(
-                _insert_for(conn, T_LOCKS).values(
+                dialect_insert(conn, T_LOCKS).values(
                     name=self.name, holder=self.holder, acquired_at=now, heartbeat_at=now
                 )
             )
