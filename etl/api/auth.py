@@ -27,9 +27,9 @@ from etl.logs import get_logger
 
 log = get_logger("etl.api.auth")
 
-_TOKEN = re.compile(r'^Token\s+token="?([^"\s]+)"?\s*$', re.I)
-_BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.I)
-_BASIC = re.compile(r"^Basic\s+(\S+)\s*$", re.I)
+_TOKEN = re.compile(r'^Token\s+token="?([^"\s]+)"?\s*$', re.IGNORECASE)
+_BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
+_BASIC = re.compile(r"^Basic\s+(\S+)\s*$", re.IGNORECASE)
 TOUCH_EVERY_S = 60.0
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'Basic realm="etl", Bearer, Token'}
 

@@ -86,8 +86,7 @@ def _validation_param(err: dict[str, Any]) -> str | None:
 def validation_message(err: dict[str, Any]) -> str:
     param = _validation_param(err)
     msg = str(err.get("msg", "invalid value"))
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
+    msg = msg.removeprefix("Value error, ")
     return f"Invalid {param}: {msg}" if param else msg
 
 

@@ -43,7 +43,7 @@ def _version(value: bool) -> None:
         from etl import __version__
 
         typer.echo(f"etl {__version__}")
-        raise typer.Exit()
+        raise typer.Exit
 
 
 @app.callback()

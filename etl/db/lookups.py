@@ -53,23 +53,20 @@ def resolve_customers(conn: Connection, refs: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     ints = {int(r) for r in refs if r.isascii() and r.isdigit() and len(r) < 19}
     if ints:
-        for (cid,) in conn.execute(select(c.id).where(c.id.in_(ints))):
-            found[str(cid)] = cid
+        found.update({str(cid): cid for (cid,) in conn.execute(select(c.id).where(c.id.in_(ints)))})
     rest = [r for r in refs if r not in found]
     if rest:
-        for sid, cid in conn.execute(select(c.stripe_id, c.id).where(c.stripe_id.in_(rest))):
-            found[sid] = cid
+        stripe_ids = conn.execute(select(c.stripe_id, c.id).where(c.stripe_id.in_(rest)))
+        found.update(stripe_ids.tuples().all())
     rest = [r for r in refs if r not in found]
     if rest:
         rows = conn.execute(
             select(c.extra_id, func.min(c.id)).where(c.extra_id.in_(rest)).group_by(c.extra_id)
         )
-        for eid, cid in rows:
-            found[eid] = cid
+        found.update(rows.tuples().all())
     rest = [r for r in refs if r not in found and "@" in r]
     if rest:
         by_lower = {r.lower(): r for r in rest}
         rows = conn.execute(select(c.email_key, c.id).where(c.email_key.in_(list(by_lower))))
-        for key, cid in rows:
-            found[by_lower[key]] = cid
+        found.update({by_lower[key]: cid for key, cid in rows})
     return found

@@ -162,12 +162,12 @@ def _view_ddl(view: Any) -> str:
 
 
 def render_schema_sql() -> str:
-    parts = [HEADER]
-    for table in models.metadata.sorted_tables:
-        parts.append(_table_ddl(table))
-    parts.append("-- ---------------------------------------------------------------- views")
-    for view in VIEWS:
-        parts.append(_view_ddl(view))
+    parts = [
+        HEADER,
+        *(_table_ddl(table) for table in models.metadata.sorted_tables),
+        "-- ---------------------------------------------------------------- views",
+        *(_view_ddl(view) for view in VIEWS),
+    ]
     return "\n\n".join(parts) + "\n"
 
 

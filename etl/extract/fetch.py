@@ -228,9 +228,7 @@ def fetch_events_after(
     if cursor is None:
         # Walk back to the oldest event first; an account with no marker is rare (a
         # full load records one), so this costs only as many pages as there are events.
-        pages: list[list[dict[str, Any]]] = []
-        for page in fetch_pages(api, "/v1/events", {"types": list(types)}):
-            pages.append(page.objects)
+        pages = [page.objects for page in fetch_pages(api, "/v1/events", {"types": list(types)})]
         for objs in reversed(pages):
             yield list(reversed(objs))
         return

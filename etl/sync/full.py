@@ -27,6 +27,7 @@ from etl.extract.client import API_VERSION
 from etl.load.catalogue import refresh_plan_names
 from etl.load.save import link_refunds, write_page
 from etl.logs import get_logger
+from etl.normalize.page import PageResult
 from etl.sync.context import SyncContext, is_auth_error
 from etl.sync.cursors import T_CURSORS, cursor_state, load_cursors, save_cursor
 from etl.sync.pipeline import FetchedPage, PrepareArgs, Preparer, fetch_prepared_pages
@@ -222,11 +223,10 @@ class FullLoad:
         now = utcnow()
         last: dict[str, tuple[WorkUnit, FetchedPage]] = {}
         cursors: dict[str, str | None] = {}
-        results = []
+        results: list[PageResult] = []
         with conn.begin():
             for unit, page in batch:
-                for part in page.parts:
-                    results.append(write_page(conn, part, now))
+                results.extend(write_page(conn, part, now) for part in page.parts)
                 last[unit.name] = (unit, page)
                 cursors[unit.name] = page.last_id or cursors.get(unit.name, unit.cursor)
             for name, (unit, page) in last.items():

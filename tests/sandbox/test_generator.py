@@ -49,7 +49,7 @@ def all_lines(acct: Account) -> list[Obj]:
 def served_groups(acct: Account) -> dict[str, list[Obj]]:
     o = acct.objects
     return {
-        "customer": [c for c in o["customer"].values()],
+        "customer": list(o["customer"].values()),
         "product": list(o["product"].values()),
         "price": list(o["price"].values()),
         "plan": list(o["plan"].values()),

@@ -118,8 +118,8 @@ def _plain(v: Any) -> Any:
 def diff(a: dict[str, list[Any]], b: dict[str, list[Any]]) -> dict[str, Any]:
     """Per table: rows only in a, rows only in b (first few), for readable failures."""
     out = {}
-    for t in a:
-        sa, sb = set(a[t]), set(b[t])
+    for t, rows_a in a.items():
+        sa, sb = set(rows_a), set(b[t])
         if sa != sb:
             out[t] = {
                 "only_a": sorted(sa - sb, key=repr)[:3],

@@ -109,7 +109,7 @@ def _nulls_clear(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _blank_to_none(v: str | None) -> str | None:
-    return v if v else None
+    return v or None
 
 
 @router.get(

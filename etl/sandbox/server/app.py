@@ -260,7 +260,7 @@ def _authenticate(header: str | None) -> None:
             "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
             "YOUR_SECRET_KEY').",
         )
-    if not (key.startswith("sk_test_") or key.startswith("rk_test_")) or len(key) <= 8:
+    if not key.startswith(("sk_test_", "rk_test_")) or len(key) <= 8:
         shown = (
             key[:8] + "*" * max(0, len(key) - 12) + key[-4:] if len(key) > 12 else key[:3] + "***"
         )

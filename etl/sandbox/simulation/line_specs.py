@@ -129,25 +129,24 @@ def invoice_item(
 
 def take_pending(s: SubscriptionState) -> list[LineSpec]:
     """The line specs of the subscription's pending invoice items, which it no longer holds."""
-    out = []
-    for pd in s.pending:
-        out.append(
-            {
-                "kind": "proration" if pd.proration else "item",
-                "price": pd.price,
-                "qty": pd.qty,
-                "amount": pd.amount,
-                "start": pd.start,
-                "end": pd.end,
-                "desc": pd.desc,
-                "si": pd.si,
-                "ii": pd.ii,
-                "proration": pd.proration,
-                "discountable": pd.proration,
-                "credited": pd.credited,
-                "item": None,
-                "change": pd.change,
-            }
-        )
+    out: list[LineSpec] = [
+        {
+            "kind": "proration" if pd.proration else "item",
+            "price": pd.price,
+            "qty": pd.qty,
+            "amount": pd.amount,
+            "start": pd.start,
+            "end": pd.end,
+            "desc": pd.desc,
+            "si": pd.si,
+            "ii": pd.ii,
+            "proration": pd.proration,
+            "discountable": pd.proration,
+            "credited": pd.credited,
+            "item": None,
+            "change": pd.change,
+        }
+        for pd in s.pending
+    ]
     s.pending = []
     return out
