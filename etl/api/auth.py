@@ -17,6 +17,7 @@ import time
 from datetime import datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from etl.api.errors import ApiError
@@ -88,7 +89,7 @@ class KeyStore:
         try:
             with self.engine.begin() as conn:
                 touch_keys(conn, used)
-        except Exception as exc:  # last_used_at is informative; never fail a request for it
+        except SQLAlchemyError as exc:  # last_used_at is informative; never fail a request for it
             log.warning("api.key_touch_failed", error=type(exc).__name__)
 
     async def _ensure_fresh(self) -> None:

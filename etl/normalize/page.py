@@ -113,6 +113,11 @@ ADDERS: dict[str, Adder] = {
 }
 
 
+def _require_id(obj: object) -> None:
+    if not isinstance(obj, Mapping) or not obj.get("id"):
+        raise n.Malformed("object without an id")
+
+
 def normalize_into(
     batch: PageBatch, obj: Mapping[str, Any], extra_id_key: str, res: PageResult
 ) -> None:
@@ -138,8 +143,7 @@ def prepare_page(
     raw: list[tuple[Mapping[str, Any], bool]] = []
     for obj in objects:
         try:
-            if not isinstance(obj, Mapping) or not obj.get("id"):
-                raise n.Malformed("object without an id")
+            _require_id(obj)
             normalize_into(batch, obj, extra_id_key, res)
             raw.append((obj, False))
             res.counts[str(obj.get("object"))] += 1

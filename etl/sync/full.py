@@ -155,7 +155,7 @@ class FullLoad:
                 if not _put(q, stop, ("page", unit, page)):
                     return
             _put(q, stop, ("done", unit, None))
-        except BaseException as exc:  # handed to the writer thread, which decides
+        except BaseException as exc:  # noqa: BLE001 - handed to the writer thread, which decides
             _put(q, stop, ("error", unit, exc))
 
     def _write_as_fetched(self, q: queue.Queue[Item], wconn: Connection, remaining: int) -> None:
@@ -284,9 +284,10 @@ def _put(q: queue.Queue[Item], stop: threading.Event, item: Item) -> bool:
     while not stop.is_set():
         try:
             q.put(item, timeout=0.2)
-            return True
         except queue.Full:
             continue
+        else:
+            return True
     return False
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import stripe
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from etl.cli import main
 from etl.db import tables
@@ -189,7 +190,7 @@ def _count(eng: Engine, sql: str) -> int:
     try:
         with eng.connect() as conn:
             return int(conn.execute(text(sql)).scalar_one())
-    except Exception:
+    except SQLAlchemyError:
         return 0
 
 
