@@ -75,10 +75,10 @@ def parse_fx_csv(content: str) -> list[dict[str, Any]]:
             problems.append(f"rate {rec.get('rate')!r} is not a number")
         if not problems and (cur, month) in rows:
             problems.append(f"{cur} {month} appears twice")
-        if problems:
+        # month and rate stay None only when a problem says why.
+        if problems or month is None or rate is None:
             errors.extend(f"line {line}: {p}" for p in problems)
             continue
-        assert month is not None and rate is not None
         rows[(cur, month)] = {"currency": cur, "month": month, "rate": rate}
     if errors:
         raise FxFileError(errors)

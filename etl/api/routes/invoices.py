@@ -47,6 +47,14 @@ def load_invoice(conn: Connection, invoice_id: str) -> dict[str, Any] | None:
     return _to_api(row) if row is not None else None
 
 
+def _created_invoice(conn: Connection, invoice_id: str) -> dict[str, Any]:
+    """The invoice just imported in this transaction, as the API returns it."""
+    invoice = load_invoice(conn, invoice_id)
+    if invoice is None:
+        raise LookupError(f"invoice {invoice_id!r} is not readable right after its import")
+    return invoice
+
+
 def _conflict(invoice_id: str) -> ApiError:
     return ApiError(409, f"An invoice with id {invoice_id!r} already exists", param="id")
 
@@ -131,9 +139,7 @@ async def create_invoice(request: Request, state: ApiStateDep) -> Response:
                 created = create_manual_invoices(
                     conn, state.settings, [data], now=state.clock(), derive=refresh_revenue_lines
                 )
-                invoice = load_invoice(conn, created[0]["id"])
-                assert invoice is not None
-                return invoice
+                return _created_invoice(conn, created[0]["id"])
         except InvoiceValidationError as exc:
             first = exc.errors[0]
             if first.conflict:

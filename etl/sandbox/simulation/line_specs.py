@@ -50,7 +50,8 @@ def cycle_line(it: ItemState, start: int, end: int, trial: bool = False) -> Line
 
 def metered_line(s: SubscriptionState, usage: int, start: int, end: int) -> LineSpec:
     """The usage of the metered item over [start, end), billed in arrears."""
-    assert s.metered is not None
+    if s.metered is None:
+        raise ValueError(f"subscription {s.id} has no metered item to bill usage for")
     m = s.metered.price
     return {
         "kind": "metered",
