@@ -53,7 +53,7 @@ JOB_MODULES: dict[str, str] = {
 MAX_ERROR_CHARS = 2000
 
 
-class JobSkipped(Exception):
+class JobSkipped(Exception):  # noqa: N818 - not an error: recorded as `skipped`
     """Raised by a job that declines to run, e.g. because another sync holds the lock.
 
     Recorded with status `skipped`; not retried, not a failure.

@@ -249,7 +249,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
 
 
-class UnitTestLeftTheProcess(RuntimeError):
+class UnitTestLeftTheProcessError(RuntimeError):
     """A test marked `unit` reached for a socket, a subprocess or a database server."""
 
 
@@ -264,7 +264,7 @@ def in_process_only(item: pytest.Item) -> Iterator[list[str]]:
     def refuse(what: str) -> Callable[..., NoReturn]:
         def refusal(*_args: Any, **_kwargs: Any) -> NoReturn:
             refused.append(what)
-            raise UnitTestLeftTheProcess(
+            raise UnitTestLeftTheProcessError(
                 f"{item.nodeid} is marked unit but {what}: make it in-process, or let "
                 "tests/conftest.py mark it (E2E_DIRS, E2E_NAMES, DB_FIXTURES, KIND_OF_FILE)"
             )

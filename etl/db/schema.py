@@ -8,6 +8,7 @@ yields exactly the tables, columns and views that `init_db` creates.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,4 +189,4 @@ def split_statements(sql: str) -> list[str]:
 
 
 if __name__ == "__main__":
-    print(render_schema_sql(), end="")
+    sys.stdout.write(render_schema_sql())

@@ -92,8 +92,9 @@ class StripeApi:
         else:
             if isinstance(parsed, dict):
                 return parsed
-        requestor = self.client._requestor
-        data = requestor._interpret_response(body, 200, {}, "V1").data
+        # The SDK's own reading of a body (and its errors): no public API takes bytes.
+        requestor = self.client._requestor  # noqa: SLF001
+        data = requestor._interpret_response(body, 200, {}, "V1").data  # noqa: SLF001
         return cast(dict[str, Any], data)
 
     def _request_body(self, path: str, params: dict[str, Any]) -> bytes:
@@ -116,7 +117,8 @@ class StripeApi:
         )
         if 200 <= rcode < 300:
             return rbody if isinstance(rbody, bytes) else str(rbody).encode()
-        requestor._interpret_response(rbody, rcode, rheaders, "V1")
+        # The SDK's error for the answer (the getattr above falls back if it goes away).
+        requestor._interpret_response(rbody, rcode, rheaders, "V1")  # noqa: SLF001
         raise stripe.APIError(f"unexpected HTTP {rcode} from Stripe", rbody, rcode)
 
 

@@ -184,7 +184,7 @@ class SandboxServer:
         except Exception:  # a request handler: any failure becomes Stripe's 500, logged
             log.exception("sandbox.request_failed", request_id=request_id)
             error = ApiError(
-                500, f"An unexpected error occurred (request {request_id}).", type="api_error"
+                500, f"An unexpected error occurred (request {request_id}).", type_="api_error"
             )
             response = Response(500, dumps(error.body()), common)
         self._count(f"{method} {template}", str(response.status))
@@ -226,12 +226,12 @@ class SandboxServer:
             return True
         if kind == "500":
             raise ApiError(
-                500, "An unknown error occurred (injected by the sandbox).", type="api_error"
+                500, "An unknown error occurred (injected by the sandbox).", type_="api_error"
             )
         raise ApiError(
             503,
             "The service is temporarily unavailable (injected by the sandbox).",
-            type="api_error",
+            type_="api_error",
             headers={"Stripe-Should-Retry": "true"},
         )
 

@@ -29,7 +29,7 @@ class ApiError(Exception):
         *,
         param: str | None = None,
         code: str | None = None,
-        type: str = "invalid_request_error",
+        type_: str = "invalid_request_error",
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -37,7 +37,7 @@ class ApiError(Exception):
         self.message = message
         self.param = param
         self.code = code
-        self.type = type
+        self.type = type_
         self.headers = dict(headers or {})
 
     def body(self) -> Obj:

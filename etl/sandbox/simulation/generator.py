@@ -144,8 +144,8 @@ def _populate(acct: Account) -> None:
     span = acct.end - acct.start
     # Signups: density grows linearly over the history (a growing business).
     arrivals = sorted(acct.start + int(span * (r.random() ** 0.5)) for _ in range(acct.customers))
-    for i, t in enumerate(arrivals):
-        delay = None
+    for i, arrival in enumerate(arrivals):
+        t, delay = arrival, None
         if r.random() < 0.03:
             # some subscribe exactly at a month boundary: their renewals hit month ends
             d = datetime.fromtimestamp(t, UTC)
