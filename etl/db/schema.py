@@ -99,22 +99,25 @@ def _shape(conn: Connection) -> tuple[dict[str, list[str]], list[str]]:
     return columns, insp.get_view_names()
 
 
+# Types without parameters, each before its base class (a BigInteger is an Integer, a
+# Text a String): the first match names the type.
+_FIXED_SQL_TYPES: tuple[tuple[type[Any], str], ...] = (
+    (BigInteger, "BIGINT"),
+    (Integer, "INTEGER"),
+    (Boolean, "BOOLEAN"),
+    (DateTime, "TIMESTAMP"),
+    (Date, "DATE"),
+    (Text, "TEXT"),
+)
+
+
 def sql_type(t: Any) -> str:
     """A type name that SQLite and PostgreSQL both accept and reflect alike."""
-    if isinstance(t, BigInteger):
-        return "BIGINT"
-    if isinstance(t, Integer):
-        return "INTEGER"
-    if isinstance(t, Boolean):
-        return "BOOLEAN"
-    if isinstance(t, DateTime):
-        return "TIMESTAMP"
-    if isinstance(t, Date):
-        return "DATE"
+    for sa_type, name in _FIXED_SQL_TYPES:
+        if isinstance(t, sa_type):
+            return name
     if isinstance(t, Numeric):
         return f"NUMERIC({t.precision}, {t.scale})"
-    if isinstance(t, Text):
-        return "TEXT"
     if isinstance(t, String):
         return f"VARCHAR({t.length})" if t.length else "TEXT"
     raise TypeError(f"no portable SQL type for {t!r}")
