@@ -62,8 +62,8 @@ def init_db(engine: Engine) -> InitReport:
     """Bring the database to the latest migration (`alembic upgrade head`), in one
     transaction; a database from before migrations is adopted first. Safe to repeat."""
     # Imported here: rendering schema.sql needs no alembic, and adopt imports sql_type.
-    from etl.db import migrations
-    from etl.db.migrations.adopt import adopt_pre_migration_database, is_pre_migration
+    from etl.db import migrations  # noqa: PLC0415
+    from etl.db.migrations.adopt import adopt_pre_migration_database, is_pre_migration  # noqa: PLC0415
 
     with engine.begin() as conn:
         had_tables, had_views = _shape(conn)

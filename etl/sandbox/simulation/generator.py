@@ -266,7 +266,8 @@ def _main(argv: list[str] | None = None) -> int:
             + f", invoice lines={lines}"
         )
         try:
-            import resource
+            # POSIX only: the ImportError below is the other platforms' case.
+            import resource  # noqa: PLC0415
 
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"peak RSS: {rss:.0f} MB")
