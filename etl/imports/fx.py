@@ -24,12 +24,19 @@ FX = tables.fx_rates
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$|^(\d{4})(\d{2})$")
 
 
+# The message names the first few problems; `.errors` holds them all.
+FX_ERRORS_IN_MESSAGE = 5
+
+
 class FxFileError(EtlError):
     def __init__(self, errors: list[str]) -> None:
         self.errors = errors
-        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        hidden = len(errors) - FX_ERRORS_IN_MESSAGE
+        more = f" (and {hidden} more)" if hidden > 0 else ""
         super().__init__(
-            "invalid exchange-rate file, nothing loaded: " + "; ".join(errors[:5]) + more
+            "invalid exchange-rate file, nothing loaded: "
+            + "; ".join(errors[:FX_ERRORS_IN_MESSAGE])
+            + more
         )
 
 

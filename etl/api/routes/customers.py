@@ -18,7 +18,7 @@ from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import Customer, CustomerCreate, CustomerList, CustomerUpdate
 from etl.db import tables
 from etl.db.engine import read_connection
-from etl.db.lookups import resolve_customer
+from etl.db.lookups import is_customer_id_text, resolve_customer
 
 router = APIRouter(prefix="/v2", tags=["customers"])
 
@@ -145,7 +145,7 @@ async def list_customers(
         with read_connection(engine) as conn:
             if starting_after is not None:
                 after = starting_after.strip()
-                if not (after.isascii() and after.isdigit() and len(after) < 19):
+                if not is_customer_id_text(after):
                     return {"object": "list", "has_more": False, "data": []}
                 if conn.execute(_EXISTS, {"id": int(after)}).first() is None:
                     return {"object": "list", "has_more": False, "data": []}
