@@ -122,6 +122,7 @@ def _blank_to_none(v: str | None) -> str | None:
     responses={**ok(examples.CUSTOMER_LIST), **errors()},
 )
 async def list_customers(
+    *,
     request: Request,
     engine: EngineDep,
     limit: int = Query(10, ge=1, le=100, description="1 to 100 customers per page"),
