@@ -66,13 +66,13 @@ def resolve_customers(conn: Connection, refs: list[str]) -> dict[str, int]:
     rest = [r for r in refs if r not in found]
     if rest:
         stripe_ids = conn.execute(select(c.stripe_id, c.id).where(c.stripe_id.in_(rest)))
-        found.update(stripe_ids.tuples().all())
+        found.update(stripe_ids.all())
     rest = [r for r in refs if r not in found]
     if rest:
         rows = conn.execute(
             select(c.extra_id, func.min(c.id)).where(c.extra_id.in_(rest)).group_by(c.extra_id)
         )
-        found.update(rows.tuples().all())
+        found.update(rows.all())
     rest = [r for r in refs if r not in found and "@" in r]
     if rest:
         by_lower = {r.lower(): r for r in rest}
