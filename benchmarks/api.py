@@ -162,7 +162,7 @@ def _serve(port: int) -> None:
 
 
 async def _connection(
-    host: str, port: int, request: bytes, until: float, warm: float, latencies: list[float]
+    host: str, port: int, request: bytes, *, until: float, warm: float, latencies: list[float]
 ) -> int:
     reader, writer = await asyncio.open_connection(host, port)
     errors = 0
@@ -201,7 +201,7 @@ async def _load_async(
     until = warm + duration
     errors = await asyncio.gather(
         *(
-            _connection("127.0.0.1", port, request, until, warm, latencies)
+            _connection("127.0.0.1", port, request, until=until, warm=warm, latencies=latencies)
             for _ in range(connections)
         )
     )

@@ -263,7 +263,9 @@ def _count(db: Path, table: str, where: str = "1 = 1") -> int:
     import sqlite3
 
     with sqlite3.connect(db) as conn:
-        return int(conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0])
+        # S608: a table name and a predicate, both literals of this benchmark; no values.
+        sql = f"SELECT count(*) FROM {table} WHERE {where}"  # noqa: S608
+        return int(conn.execute(sql).fetchone()[0])
 
 
 if __name__ == "__main__":

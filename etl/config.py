@@ -179,8 +179,7 @@ def load_settings(**overrides: object) -> Settings:
         loc = str(err["loc"][0]) if err["loc"] else "?"
         field = next((n for n, f in Settings.model_fields.items() if loc in (n, *_aliases(f))), loc)
         msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
+        msg = msg.removeprefix("Value error, ")
         raise ConfigError(env_name(field), msg) from None
 
 

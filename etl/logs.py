@@ -14,7 +14,7 @@ from typing import Any
 
 import structlog
 
-_SECRET_KEYS = re.compile(r"(api_?key|secret|token|password|authorization|cookie)", re.I)
+_SECRET_KEYS = re.compile(r"(api_?key|secret|token|password|authorization|cookie)", re.IGNORECASE)
 _SECRET_VALUES = re.compile(r"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9]+|\betl_[A-Za-z0-9_\-]{20,}")
 REDACTED = "[redacted]"
 

@@ -88,7 +88,7 @@ class Daemon:
         try:
             run_entry(self.container, entry, JobContext(trigger="daemon", stop=self.stop))
         except BaseException as exc:  # run_entry does not raise; this is the last guard
-            log.error("job_crashed", entry=entry.name, error=f"{type(exc).__name__}: {exc}")
+            log.exception("job_crashed", entry=entry.name, error=f"{type(exc).__name__}: {exc}")
         finally:
             self._running = None
             self._idle.set()

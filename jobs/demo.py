@@ -145,7 +145,7 @@ def run_demo(opts: DemoOptions, console: Console) -> DemoResult:
     server, base_url = _serve_account(opts, end, console, timings)
     container = bootstrap(_demo_settings(path, base_url))
     try:
-        sync, rec = _load(container, opts, end, path, console, timings)
+        sync, rec = _load(container, opts, end=end, path=path, console=console, timings=timings)
     finally:
         server.stop()
     series, files = _show(container, path, console, timings)
@@ -212,6 +212,7 @@ def _demo_settings(path: Path, base_url: str) -> Any:
 def _load(
     container: Container,
     opts: DemoOptions,
+    *,
     end: datetime,
     path: Path,
     console: Console,

@@ -37,7 +37,7 @@ def prune_raw_versions(engine: Engine, keep_days: int, *, now: datetime | None =
     return int(res.rowcount or 0)
 
 
-def run(container: Container, ctx: JobContext) -> dict[str, Any]:
+def run(container: Container, _ctx: JobContext) -> dict[str, Any]:
     keep_days = container.settings.prune_keep_days
     deleted = prune_raw_versions(container.engine, keep_days)
     return {"raw_versions_deleted": deleted, "keep_days": keep_days}

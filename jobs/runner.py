@@ -53,7 +53,7 @@ JOB_MODULES: dict[str, str] = {
 MAX_ERROR_CHARS = 2000
 
 
-class JobSkipped(Exception):
+class JobSkipped(Exception):  # noqa: N818 - not an error: recorded as `skipped`
     """Raised by a job that declines to run, e.g. because another sync holds the lock.
 
     Recorded with status `skipped`; not retried, not a failure.
@@ -146,7 +146,7 @@ def _start_row(engine: Engine, job: str, trigger: str, started: datetime) -> int
             )
             pk = res.inserted_primary_key
             return int(pk[0]) if pk else None
-    except Exception as exc:  # the database may be down: the job will say so itself
+    except Exception as exc:  # noqa: BLE001 - the job runner's boundary: recording never fails a job
         log.warning("job_run_not_recorded", job=job, error=describe_error(exc))
         return None
 
@@ -169,7 +169,7 @@ def _finish_row(engine: Engine, run_id: int | None, result: JobResult, finished:
                     error=result.error,
                 )
             )
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the job runner's boundary, as in _start_row
         log.warning(
             "job_run_not_recorded", job=result.job, run_id=run_id, error=describe_error(exc)
         )
@@ -210,6 +210,12 @@ def _retrying(
     )
 
 
+def _raise_if_stopped(ctx: JobContext, last_exc: Exception | None) -> None:
+    """Asked to stop while waiting to retry: no new attempt, the last error stands."""
+    if ctx.stop.is_set() and last_exc is not None:
+        raise last_exc
+
+
 def _attempts(
     retrying: Retrying, fn: Callable[[], Any], ctx: JobContext
 ) -> tuple[str, dict[str, Any], str | None, int]:
@@ -220,9 +226,8 @@ def _attempts(
     try:
         for attempt in retrying:
             with attempt:
-                if attempts and ctx.stop.is_set() and last_exc is not None:
-                    # Asked to stop while waiting to retry: no new attempt.
-                    raise last_exc
+                if attempts:
+                    _raise_if_stopped(ctx, last_exc)
                 attempts += 1
                 try:
                     counts = counts_of(fn())
@@ -231,7 +236,7 @@ def _attempts(
                     raise
     except JobSkipped as exc:
         return "skipped", counts, describe_error(exc), attempts
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the job runner's boundary: a failed job is a result
         return "failed", counts, describe_error(exc), attempts
     return "ok", counts, None, attempts
 

@@ -54,7 +54,7 @@ def sync_then_recompute(
 
 
 def sync_once(container: Container, ctx: JobContext, *, full: bool = False) -> dict[str, Any]:
-    from etl.sync.lock import LockBusy
+    from etl.sync.lock import LockBusyError
     from etl.sync.runner import SyncOptions
 
     options = SyncOptions(full=full, progress=ctx.progress)
@@ -62,7 +62,7 @@ def sync_once(container: Container, ctx: JobContext, *, full: bool = False) -> d
         summary = sync_then_recompute(
             container.engine, container.stripe, container.settings, options, recompute=False
         )
-    except LockBusy as exc:
+    except LockBusyError as exc:
         raise JobSkipped(str(exc)) from exc
     report = summary.as_json()
     report.pop("event", None)

@@ -30,6 +30,7 @@ import psycopg
 import pytest
 import structlog
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from etl.db.engine import make_engine
 from etl.db.schema import init_db
@@ -55,7 +56,7 @@ def pg_template() -> Iterator[str]:
     try:
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as exc:  # pragma: no cover - environment problem, made loud
+    except SQLAlchemyError as exc:  # pragma: no cover - environment problem, made loud
         pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}", pytrace=False)
     name = f"{_TEMPLATE}_{os.getpid()}"
     with admin.connect() as conn:
@@ -93,7 +94,7 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover
+    except SQLAlchemyError as exc:  # pragma: no cover
         pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}", pytrace=False)
     try:
         yield _pg_url(name)
@@ -248,7 +249,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
 
 
-class UnitTestLeftTheProcess(RuntimeError):
+class UnitTestLeftTheProcessError(RuntimeError):
     """A test marked `unit` reached for a socket, a subprocess or a database server."""
 
 
@@ -263,7 +264,7 @@ def in_process_only(item: pytest.Item) -> Iterator[list[str]]:
     def refuse(what: str) -> Callable[..., NoReturn]:
         def refusal(*_args: Any, **_kwargs: Any) -> NoReturn:
             refused.append(what)
-            raise UnitTestLeftTheProcess(
+            raise UnitTestLeftTheProcessError(
                 f"{item.nodeid} is marked unit but {what}: make it in-process, or let "
                 "tests/conftest.py mark it (E2E_DIRS, E2E_NAMES, DB_FIXTURES, KIND_OF_FILE)"
             )

@@ -1,3 +1,5 @@
+"""Customer references (integer id, Stripe id, external id, email) resolved to one row."""
+
 from __future__ import annotations
 
 from datetime import datetime

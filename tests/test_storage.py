@@ -92,10 +92,15 @@ def test_upsert_do_nothing_and_custom_key(engine: Engine) -> None:
     assert isinstance(names[0][0], int)
 
 
-def test_transaction_rolls_back_everything_on_error(engine: Engine) -> None:
-    with pytest.raises(RuntimeError), transaction(engine) as conn:
+def _write_a_plan_then_fail(engine: Engine) -> None:
+    with transaction(engine) as conn:
         upsert_rows(conn, tables.plans, [_plan("x", 1)])
         raise RuntimeError("boom")
+
+
+def test_transaction_rolls_back_everything_on_error(engine: Engine) -> None:
+    with pytest.raises(RuntimeError, match="boom"):
+        _write_a_plan_then_fail(engine)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM plans")).scalar_one() == 0
 

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import TESTS_DIR, UnitTestLeftTheProcess, in_process_only, kind_of_test
+from tests.conftest import TESTS_DIR, UnitTestLeftTheProcessError, in_process_only, kind_of_test
 
 KINDS = ("unit", "db", "e2e")
 
@@ -71,6 +71,6 @@ def test_kinds_by_directory_module_and_fixture() -> None:
 )
 def test_a_unit_test_cannot_leave_the_process(what: str, reach_out: Any) -> None:
     fake = _item(TESTS_DIR / "test_x.py")
-    with in_process_only(fake) as refused, pytest.raises(UnitTestLeftTheProcess, match=what):
+    with in_process_only(fake) as refused, pytest.raises(UnitTestLeftTheProcessError, match=what):
         reach_out()
     assert refused == [what]

@@ -90,7 +90,7 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
                 "description": 'Token token="KEY"',
             },
         }
-        _restore_examples(app, doc)
+        _restore_examples(doc)
         for path, item in doc.get("paths", {}).items():
             for op in item.values():
                 op.get("responses", {}).pop("422", None)
@@ -102,7 +102,7 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return build
 
 
-def _restore_examples(app: FastAPI, doc: dict[str, Any]) -> None:
+def _restore_examples(doc: dict[str, Any]) -> None:
     """Put the seed's examples back verbatim: FastAPI's encoder drops their null fields."""
     routes = [r for module in ROUTE_MODULES for r in module.router.routes]
     for route in routes:

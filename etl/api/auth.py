@@ -17,6 +17,7 @@ import time
 from datetime import datetime
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from etl.api.errors import ApiError
@@ -27,9 +28,9 @@ from etl.logs import get_logger
 
 log = get_logger("etl.api.auth")
 
-_TOKEN = re.compile(r'^Token\s+token="?([^"\s]+)"?\s*$', re.I)
-_BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.I)
-_BASIC = re.compile(r"^Basic\s+(\S+)\s*$", re.I)
+_TOKEN = re.compile(r'^Token\s+token="?([^"\s]+)"?\s*$', re.IGNORECASE)
+_BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
+_BASIC = re.compile(r"^Basic\s+(\S+)\s*$", re.IGNORECASE)
 TOUCH_EVERY_S = 60.0
 WWW_AUTHENTICATE = {"WWW-Authenticate": 'Basic realm="etl", Bearer, Token'}
 
@@ -88,7 +89,7 @@ class KeyStore:
         try:
             with self.engine.begin() as conn:
                 touch_keys(conn, used)
-        except Exception as exc:  # last_used_at is informative; never fail a request for it
+        except SQLAlchemyError as exc:  # last_used_at is informative; never fail a request for it
             log.warning("api.key_touch_failed", error=type(exc).__name__)
 
     async def _ensure_fresh(self) -> None:

@@ -73,8 +73,7 @@ def parse_input(model: type[M], data: dict[str, Any]) -> M:
             message = f"Received unknown parameter: {param}."
         else:
             msg = str(err.get("msg", "invalid value"))
-            if msg.startswith("Value error, "):
-                msg = msg[len("Value error, ") :]
+            msg = msg.removeprefix("Value error, ")
             message = f"Invalid {param}: {msg}"
         raise ApiError(400, message, param=param) from None
 

@@ -94,7 +94,7 @@ def active_key_hashes(conn: Connection) -> dict[str, str]:
     rows = conn.execute(
         select(API_KEYS.c.key_hash, API_KEYS.c.id).where(API_KEYS.c.revoked_at.is_(None))
     )
-    return {h: i for h, i in rows}
+    return dict(rows.all())
 
 
 def touch_keys(conn: Connection, used: dict[str, datetime]) -> None:

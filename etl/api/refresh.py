@@ -23,7 +23,8 @@ log = get_logger("etl.api.refresh")
 
 
 def _default_recompute(engine: Engine, settings: Settings) -> Any:
-    from etl.metrics.recompute import recompute
+    # Lazy: the metrics engine loads with the first recompute, not with the app.
+    from etl.metrics.recompute import recompute  # noqa: PLC0415
 
     return recompute(engine, settings, trigger="api")
 

@@ -27,7 +27,8 @@ def is_loopback(host: str) -> bool:
 
 def build_app(container: Container, **kwargs: Any) -> FastAPI:
     """The API app (its factory includes the /chart page, etl.api.routes.chart)."""
-    from etl.api.app import create_app
+    # Lazy: `etl` imports this module at startup (is_loopback); the app loads to serve.
+    from etl.api.app import create_app  # noqa: PLC0415
 
     return create_app(container, **kwargs)
 
@@ -36,7 +37,8 @@ class ApiThread:
     """uvicorn in a background thread (it installs no signal handlers off the main thread)."""
 
     def __init__(self, app: Any, host: str, port: int) -> None:
-        import uvicorn
+        # Lazy: uvicorn loads only when a thread serves (see build_app).
+        import uvicorn  # noqa: PLC0415
 
         config = uvicorn.Config(
             app, host=host, port=port, log_config=None, access_log=False, lifespan="on"

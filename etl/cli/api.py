@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
 
 from etl.api.serve import is_loopback
 from etl.cli.app import app, container
@@ -19,7 +20,7 @@ def _require_schema() -> None:
     c = container()
     try:
         has_table = inspect(c.engine).has_table("api_keys")
-    except Exception as exc:
+    except SQLAlchemyError as exc:
         raise EtlError(f"cannot reach the database: {type(exc).__name__}") from None
     if not has_table:
         raise EtlError("the database has no schema yet: run `etl init-db` first")

@@ -23,7 +23,8 @@ _container: Container | None = None
 
 def container() -> Container:
     """The composition root, built on first use by a command (never at import)."""
-    global _container
+    # One process-wide root, cached lazily; tests read `_container` to check import is cheap.
+    global _container  # noqa: PLW0603
     if _container is None:
         from etl.bootstrap import bootstrap
 
@@ -32,7 +33,7 @@ def container() -> Container:
 
 
 def reset_container() -> None:
-    global _container
+    global _container  # noqa: PLW0603 - the same process-wide root as in container()
     if _container is not None:
         _container.close()
     _container = None
@@ -43,7 +44,7 @@ def _version(value: bool) -> None:
         from etl import __version__
 
         typer.echo(f"etl {__version__}")
-        raise typer.Exit()
+        raise typer.Exit
 
 
 @app.callback()

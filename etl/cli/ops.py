@@ -185,6 +185,7 @@ def chart_cmd(
 
 @app.command("demo")
 def demo_cmd(
+    *,
     no_serve: bool = typer.Option(False, "--no-serve", help="Stop after the table and the chart."),
     db: Path | None = typer.Option(
         None, "--db", help="SQLite file of the demo (default ./etl-demo.db, rebuilt each run)."

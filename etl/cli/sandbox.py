@@ -61,6 +61,7 @@ def _generate(customers: int, months: int, seed: int, end: str | None) -> Accoun
 
 @sandbox_app.command("serve")
 def serve(
+    *,
     port: int = typer.Option(12111, "--port", help="TCP port on 127.0.0.1 (0: any free port)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
     customers: int = _CUSTOMERS,
@@ -119,7 +120,7 @@ def serve(
 def _wait_for_signal() -> None:
     stop = threading.Event()
 
-    def on_signal(signum: int, frame: Any) -> None:
+    def on_signal(_signum: int, _frame: Any) -> None:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -133,6 +134,7 @@ def _wait_for_signal() -> None:
 
 @sandbox_app.command("truth")
 def truth(
+    *,
     customers: int = _CUSTOMERS,
     months: int = _MONTHS,
     seed: int = _SEED,

@@ -95,6 +95,7 @@ _PROGRESS = typer.Option(
 
 @app.command("sync")
 def sync_command(
+    *,
     full: bool = typer.Option(
         False, "--full", help="Reload everything instead of applying events."
     ),
@@ -123,6 +124,7 @@ def sync_command(
 
 @app.command("backfill")
 def backfill_command(
+    *,
     since: str | None = typer.Option(None, "--since", help="First day to load (YYYY-MM-DD)."),
     until: str | None = typer.Option(None, "--until", help="Day to stop before (YYYY-MM-DD)."),
     workers: int = _WORKERS,

@@ -10,6 +10,15 @@ from etl.db import tables
 
 CUSTOMERS = tables.customers
 
+# Up to 18 ASCII digits always fit customers.id (a signed 64-bit BIGINT); longer text is
+# not an id (and str.isdigit alone accepts digits that int() refuses).
+_ID_DIGITS_MAX = 18
+
+
+def is_customer_id_text(text_ref: str) -> bool:
+    """Whether the text can be a customers.id: ASCII digits that fit a BIGINT."""
+    return text_ref.isascii() and text_ref.isdigit() and len(text_ref) <= _ID_DIGITS_MAX
+
 
 def resolve_customer(conn: Connection, ref: str | int) -> Any | None:
     """The customer row a reference names, or None.
@@ -21,7 +30,7 @@ def resolve_customer(conn: Connection, ref: str | int) -> Any | None:
     text_ref = str(ref).strip()
     if not text_ref:
         return None
-    if text_ref.isascii() and text_ref.isdigit() and len(text_ref) < 19:
+    if is_customer_id_text(text_ref):
         row = conn.execute(select(CUSTOMERS).where(c.id == int(text_ref))).first()
         if row is not None:
             return row
@@ -51,25 +60,22 @@ def resolve_customers(conn: Connection, refs: list[str]) -> dict[str, int]:
     c = CUSTOMERS.c
     refs = [str(r).strip() for r in refs if str(r).strip()]
     found: dict[str, int] = {}
-    ints = {int(r) for r in refs if r.isascii() and r.isdigit() and len(r) < 19}
+    ints = {int(r) for r in refs if is_customer_id_text(r)}
     if ints:
-        for (cid,) in conn.execute(select(c.id).where(c.id.in_(ints))):
-            found[str(cid)] = cid
+        found.update({str(cid): cid for (cid,) in conn.execute(select(c.id).where(c.id.in_(ints)))})
     rest = [r for r in refs if r not in found]
     if rest:
-        for sid, cid in conn.execute(select(c.stripe_id, c.id).where(c.stripe_id.in_(rest))):
-            found[sid] = cid
+        stripe_ids = conn.execute(select(c.stripe_id, c.id).where(c.stripe_id.in_(rest)))
+        found.update(stripe_ids.all())
     rest = [r for r in refs if r not in found]
     if rest:
         rows = conn.execute(
             select(c.extra_id, func.min(c.id)).where(c.extra_id.in_(rest)).group_by(c.extra_id)
         )
-        for eid, cid in rows:
-            found[eid] = cid
+        found.update(rows.all())
     rest = [r for r in refs if r not in found and "@" in r]
     if rest:
         by_lower = {r.lower(): r for r in rest}
         rows = conn.execute(select(c.email_key, c.id).where(c.email_key.in_(list(by_lower))))
-        for key, cid in rows:
-            found[by_lower[key]] = cid
+        found.update({by_lower[key]: cid for key, cid in rows})
     return found

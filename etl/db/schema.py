@@ -8,6 +8,7 @@ yields exactly the tables, columns and views that `init_db` creates.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,8 +62,8 @@ def init_db(engine: Engine) -> InitReport:
     """Bring the database to the latest migration (`alembic upgrade head`), in one
     transaction; a database from before migrations is adopted first. Safe to repeat."""
     # Imported here: rendering schema.sql needs no alembic, and adopt imports sql_type.
-    from etl.db import migrations
-    from etl.db.migrations.adopt import adopt_pre_migration_database, is_pre_migration
+    from etl.db import migrations  # noqa: PLC0415
+    from etl.db.migrations.adopt import adopt_pre_migration_database, is_pre_migration  # noqa: PLC0415
 
     with engine.begin() as conn:
         had_tables, had_views = _shape(conn)
@@ -98,22 +99,25 @@ def _shape(conn: Connection) -> tuple[dict[str, list[str]], list[str]]:
     return columns, insp.get_view_names()
 
 
+# Types without parameters, each before its base class (a BigInteger is an Integer, a
+# Text a String): the first match names the type.
+_FIXED_SQL_TYPES: tuple[tuple[type[Any], str], ...] = (
+    (BigInteger, "BIGINT"),
+    (Integer, "INTEGER"),
+    (Boolean, "BOOLEAN"),
+    (DateTime, "TIMESTAMP"),
+    (Date, "DATE"),
+    (Text, "TEXT"),
+)
+
+
 def sql_type(t: Any) -> str:
     """A type name that SQLite and PostgreSQL both accept and reflect alike."""
-    if isinstance(t, BigInteger):
-        return "BIGINT"
-    if isinstance(t, Integer):
-        return "INTEGER"
-    if isinstance(t, Boolean):
-        return "BOOLEAN"
-    if isinstance(t, DateTime):
-        return "TIMESTAMP"
-    if isinstance(t, Date):
-        return "DATE"
+    for sa_type, name in _FIXED_SQL_TYPES:
+        if isinstance(t, sa_type):
+            return name
     if isinstance(t, Numeric):
         return f"NUMERIC({t.precision}, {t.scale})"
-    if isinstance(t, Text):
-        return "TEXT"
     if isinstance(t, String):
         return f"VARCHAR({t.length})" if t.length else "TEXT"
     raise TypeError(f"no portable SQL type for {t!r}")
@@ -162,12 +166,12 @@ def _view_ddl(view: Any) -> str:
 
 
 def render_schema_sql() -> str:
-    parts = [HEADER]
-    for table in models.metadata.sorted_tables:
-        parts.append(_table_ddl(table))
-    parts.append("-- ---------------------------------------------------------------- views")
-    for view in VIEWS:
-        parts.append(_view_ddl(view))
+    parts = [
+        HEADER,
+        *(_table_ddl(table) for table in models.metadata.sorted_tables),
+        "-- ---------------------------------------------------------------- views",
+        *(_view_ddl(view) for view in VIEWS),
+    ]
     return "\n\n".join(parts) + "\n"
 
 
@@ -188,4 +192,4 @@ def split_statements(sql: str) -> list[str]:
 
 
 if __name__ == "__main__":
-    print(render_schema_sql(), end="")
+    sys.stdout.write(render_schema_sql())

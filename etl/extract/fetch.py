@@ -92,8 +92,9 @@ class StripeApi:
         else:
             if isinstance(parsed, dict):
                 return parsed
-        requestor = self.client._requestor
-        data = requestor._interpret_response(body, 200, {}, "V1").data
+        # The SDK's own reading of a body (and its errors): no public API takes bytes.
+        requestor = self.client._requestor  # noqa: SLF001
+        data = requestor._interpret_response(body, 200, {}, "V1").data  # noqa: SLF001
         return cast(dict[str, Any], data)
 
     def _request_body(self, path: str, params: dict[str, Any]) -> bytes:
@@ -116,7 +117,8 @@ class StripeApi:
         )
         if 200 <= rcode < 300:
             return rbody if isinstance(rbody, bytes) else str(rbody).encode()
-        requestor._interpret_response(rbody, rcode, rheaders, "V1")
+        # The SDK's error for the answer (the getattr above falls back if it goes away).
+        requestor._interpret_response(rbody, rcode, rheaders, "V1")  # noqa: SLF001
         raise stripe.APIError(f"unexpected HTTP {rcode} from Stripe", rbody, rcode)
 
 
@@ -228,9 +230,7 @@ def fetch_events_after(
     if cursor is None:
         # Walk back to the oldest event first; an account with no marker is rare (a
         # full load records one), so this costs only as many pages as there are events.
-        pages: list[list[dict[str, Any]]] = []
-        for page in fetch_pages(api, "/v1/events", {"types": list(types)}):
-            pages.append(page.objects)
+        pages = [page.objects for page in fetch_pages(api, "/v1/events", {"types": list(types)})]
         for objs in reversed(pages):
             yield list(reversed(objs))
         return

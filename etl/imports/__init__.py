@@ -1,0 +1,1 @@
+"""Data that does not come from Stripe: imported invoices and exchange rates, validated."""

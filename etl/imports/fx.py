@@ -24,12 +24,19 @@ FX = tables.fx_rates
 _MONTH = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$|^(\d{4})(\d{2})$")
 
 
+# The message names the first few problems; `.errors` holds them all.
+FX_ERRORS_IN_MESSAGE = 5
+
+
 class FxFileError(EtlError):
     def __init__(self, errors: list[str]) -> None:
         self.errors = errors
-        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        hidden = len(errors) - FX_ERRORS_IN_MESSAGE
+        more = f" (and {hidden} more)" if hidden > 0 else ""
         super().__init__(
-            "invalid exchange-rate file, nothing loaded: " + "; ".join(errors[:5]) + more
+            "invalid exchange-rate file, nothing loaded: "
+            + "; ".join(errors[:FX_ERRORS_IN_MESSAGE])
+            + more
         )
 
 
@@ -75,10 +82,10 @@ def parse_fx_csv(content: str) -> list[dict[str, Any]]:
             problems.append(f"rate {rec.get('rate')!r} is not a number")
         if not problems and (cur, month) in rows:
             problems.append(f"{cur} {month} appears twice")
-        if problems:
+        # month and rate stay None only when a problem says why.
+        if problems or month is None or rate is None:
             errors.extend(f"line {line}: {p}" for p in problems)
             continue
-        assert month is not None and rate is not None
         rows[(cur, month)] = {"currency": cur, "month": month, "rate": rate}
     if errors:
         raise FxFileError(errors)

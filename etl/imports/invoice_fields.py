@@ -64,13 +64,18 @@ class RowError:
         return f"line {self.line}: {self.param}: {self.message}"
 
 
+# The message names the first few problems; `.errors` holds them all.
+ROW_ERRORS_IN_MESSAGE = 3
+
+
 class InvoiceValidationError(EtlError):
     """Some rows are invalid; nothing was imported. `.errors` lists every problem."""
 
     def __init__(self, errors: list[RowError]) -> None:
         self.errors = errors
-        first = "; ".join(str(e) for e in errors[:3])
-        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        first = "; ".join(str(e) for e in errors[:ROW_ERRORS_IN_MESSAGE])
+        hidden = len(errors) - ROW_ERRORS_IN_MESSAGE
+        more = f" (and {hidden} more)" if hidden > 0 else ""
         super().__init__(f"{len(errors)} invalid invoice row(s), nothing imported: {first}{more}")
 
 

@@ -204,7 +204,7 @@ def load_references(conn: Connection, checks: list[RowCheck]) -> References:
         c = tables.customers.c
         ids = sorted(set(refs.customers.values()))
         rows = conn.execute(select(c.id, c.currency).where(c.id.in_(ids)))
-        refs.customer_currency = {cid: cur for cid, cur in rows}
+        refs.customer_currency = dict(rows.all())
     if wanted["plan"]:
         plans = conn.execute(select(tables.plans).where(tables.plans.c.id.in_(wanted["plan"])))
         refs.plans = {p.id: p for p in plans}

@@ -176,7 +176,8 @@ def manual_invoice_to_api(row: Any) -> dict[str, Any]:
     `customer` is the customer's Stripe id when the row carries `customer_stripe_id`
     (join it in), else the integer FirstOfficer id as a string.
     """
-    m = row if isinstance(row, dict) else dict(row._mapping)
+    # Row._mapping is SQLAlchemy's public mapping view (the underscore avoids column names).
+    m = row if isinstance(row, dict) else dict(row._mapping)  # noqa: SLF001
     customer = m.get("customer_stripe_id") or (
         str(m["customer_id"]) if m.get("customer_id") is not None else None
     )

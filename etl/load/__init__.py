@@ -1,0 +1,1 @@
+"""Load: writing prepared pages to the raw layer and the normalized tables, nothing else."""

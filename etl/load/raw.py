@@ -27,7 +27,7 @@ def save_raw_rows(conn: Connection, values: list[dict[str, Any]], now: datetime)
     for r in values:
         r["fetched_at"] = now
 
-    def build(ins: Any, cols: list[str]) -> Any:
+    def build(ins: Any, _cols: list[str]) -> Any:
         return ins.on_conflict_do_update(
             index_elements=["object_type", "stripe_id", "content_hash"],
             set_={

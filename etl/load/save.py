@@ -64,8 +64,8 @@ def _map_customers(
     rows: list[dict[str, Any]], mapping: Mapping[str, int], *, keep_stripe_id: bool
 ) -> list[dict[str, Any]]:
     out = []
-    for r in rows:
-        r = dict(r)
+    for row in rows:
+        r = dict(row)
         sid = r["stripe_customer_id"] if keep_stripe_id else r.pop("stripe_customer_id")
         r["customer_id"] = mapping.get(sid) if sid else None
         out.append(r)

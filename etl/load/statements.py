@@ -73,7 +73,9 @@ class _Rendered:
             if name not in cols and name in stmt.table.c:
                 return None  # a column default SQLAlchemy would compute: its own path
             bind = compiled.binds[name]
-            proc = _fast_datetime(bind.type, conn) or bind.type._cached_bind_processor(conn.dialect)
+            proc = _fast_datetime(bind.type, conn) or bind.type.dialect_impl(
+                conn.dialect
+            ).bind_processor(conn.dialect)
             if name in cols:
                 getters.append((name, None, proc))
             else:  # a literal of the statement itself

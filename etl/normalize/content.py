@@ -49,7 +49,8 @@ _JSON_ESCAPE = "etl-json-ascii"
 
 def _json_escape(err: UnicodeError) -> tuple[str, int]:
     """json's ensure_ascii escapes: \\uXXXX in lower case, surrogate pairs beyond the BMP."""
-    assert isinstance(err, UnicodeEncodeError)
+    if not isinstance(err, UnicodeEncodeError):
+        raise err  # registered for encoding only: a decoding error stays what it is
     out = []
     for ch in err.object[err.start : err.end]:
         o = ord(ch)

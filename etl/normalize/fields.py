@@ -18,7 +18,7 @@ _EPOCH = datetime(1970, 1, 1)
 Row = dict[str, Any]
 
 
-class Malformed(ValueError):
+class Malformed(ValueError):  # noqa: N818 - not a failure: the object is kept raw, counted
     """The object cannot be normalized; it is kept raw and counted."""
 
 

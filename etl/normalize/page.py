@@ -98,19 +98,24 @@ Adder = Callable[[PageBatch, Mapping[str, Any], PageResult, str], None]
 
 # Object type -> how its rows join the batch: one entry per type of `etl.extract.types`.
 ADDERS: dict[str, Adder] = {
-    "customer": lambda b, o, r, key: b.rows["customers"].append(n.normalize_customer(o, key)),
-    "product": lambda b, o, r, k: _row_or_deleted(b, "products", n.normalize_product(o)),
-    "price": lambda b, o, r, k: b.rows["plans"].append(n.normalize_price(o)),
-    "plan": lambda b, o, r, k: b.rows["plans"].append(n.normalize_price(o)),
-    "coupon": lambda b, o, r, k: _row_or_deleted(b, "coupons", n.normalize_coupon(o)),
+    "customer": lambda b, o, _r, key: b.rows["customers"].append(n.normalize_customer(o, key)),
+    "product": lambda b, o, _r, _k: _row_or_deleted(b, "products", n.normalize_product(o)),
+    "price": lambda b, o, _r, _k: b.rows["plans"].append(n.normalize_price(o)),
+    "plan": lambda b, o, _r, _k: b.rows["plans"].append(n.normalize_price(o)),
+    "coupon": lambda b, o, _r, _k: _row_or_deleted(b, "coupons", n.normalize_coupon(o)),
     "subscription": _subscription,
     "invoice": _invoice,
-    "invoiceitem": lambda b, o, r, k: _row_or_deleted(
+    "invoiceitem": lambda b, o, _r, _k: _row_or_deleted(
         b, "invoice_items", n.normalize_invoice_item(o)
     ),
-    "credit_note": lambda b, o, r, k: b.rows["credit_notes"].append(n.normalize_credit_note(o)),
-    "refund": lambda b, o, r, k: b.rows["refunds"].append(n.normalize_refund(o)),
+    "credit_note": lambda b, o, _r, _k: b.rows["credit_notes"].append(n.normalize_credit_note(o)),
+    "refund": lambda b, o, _r, _k: b.rows["refunds"].append(n.normalize_refund(o)),
 }
+
+
+def _require_id(obj: object) -> None:
+    if not isinstance(obj, Mapping) or not obj.get("id"):
+        raise n.Malformed("object without an id")
 
 
 def normalize_into(
@@ -138,8 +143,7 @@ def prepare_page(
     raw: list[tuple[Mapping[str, Any], bool]] = []
     for obj in objects:
         try:
-            if not isinstance(obj, Mapping) or not obj.get("id"):
-                raise n.Malformed("object without an id")
+            _require_id(obj)
             normalize_into(batch, obj, extra_id_key, res)
             raw.append((obj, False))
             res.counts[str(obj.get("object"))] += 1

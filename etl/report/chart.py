@@ -127,8 +127,10 @@ def _n(v: float) -> str:
 def render_svg(scene: Scene) -> str:
     e = html.escape
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {scene.width} {scene.height}" '
-        f'role="img" aria-label="{e(scene.title)}" font-family="system-ui, sans-serif">'
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {scene.width} {scene.height}" '
+            f'role="img" aria-label="{e(scene.title)}" font-family="system-ui, sans-serif">'
+        )
     ]
     for it in scene.items:
         if isinstance(it, Rect):

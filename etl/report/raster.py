@@ -39,7 +39,8 @@ class Canvas:
             start = y * stride + xa * 3
             self.pixels[start : start + len(run)] = run
 
-    def line(
+    # Drawing primitives, positional as in every raster API (called per mark of the chart).
+    def line(  # noqa: PLR0917
         self, x0: float, y0: float, x1: float, y1: float, color: Color, width: float = 1
     ) -> None:
         """A thick line, stamped as squares along its length."""
@@ -56,7 +57,8 @@ class Canvas:
             half = (r * r - dy * dy) ** 0.5
             self.fill_rect(cx - half, cy + dy, cx + half + 1, cy + dy + 1, color)
 
-    def text(self, x: float, y: float, text: str, scale: int, color: Color, anchor: str) -> None:
+    # Positional like line(): a drawing primitive called per label of the chart.
+    def text(self, x: float, y: float, text: str, scale: int, color: Color, anchor: str) -> None:  # noqa: PLR0917
         """Text whose baseline is at y; anchor start, middle or end."""
         w = font5x7.text_width(text, scale)
         left = x - (w / 2 if anchor == "middle" else w if anchor == "end" else 0)

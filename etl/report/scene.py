@@ -198,7 +198,7 @@ def _mrr_panel(items: list[Item], series: Series, centers: list[float]) -> None:
     """MRR over time as a line of dots, with this month's waiting renewals above it."""
     cur, pts = series.currency, series.points
     y0, y1 = TOP_PANEL
-    top = max(max(p.mrr + p.waiting for p in pts), 1)
+    top = max(*(p.mrr + p.waiting for p in pts), 1)
     step = nice_step(top)
     vmax = step * math.ceil(top / step)
 
@@ -229,8 +229,8 @@ def _movements_panel(items: list[Item], series: Series, centers: list[float], ba
     """Movements as bars: gains stacked up from zero, losses down."""
     cur, pts = series.currency, series.points
     b0, b1 = BOTTOM_PANEL
-    up_max = max(max(sum(getattr(p, k) for k in MOVEMENTS_UP) for p in pts), 0)
-    down_max = max(max(sum(getattr(p, k) for k in MOVEMENTS_DOWN) for p in pts), 0)
+    up_max = max(*(sum(getattr(p, k) for k in MOVEMENTS_UP) for p in pts), 0)
+    down_max = max(*(sum(getattr(p, k) for k in MOVEMENTS_DOWN) for p in pts), 0)
     mstep = nice_step(max(up_max, down_max, 1), 2)
     up_top = mstep * math.ceil(up_max / mstep) if up_max else mstep
     down_top = mstep * math.ceil(down_max / mstep) if down_max else 0

@@ -27,6 +27,7 @@ from etl.extract.client import API_VERSION
 from etl.load.catalogue import refresh_plan_names
 from etl.load.save import link_refunds, write_page
 from etl.logs import get_logger
+from etl.normalize.page import PageResult
 from etl.sync.context import SyncContext, is_auth_error
 from etl.sync.cursors import T_CURSORS, cursor_state, load_cursors, save_cursor
 from etl.sync.pipeline import FetchedPage, PrepareArgs, Preparer, fetch_prepared_pages
@@ -154,7 +155,7 @@ class FullLoad:
                 if not _put(q, stop, ("page", unit, page)):
                     return
             _put(q, stop, ("done", unit, None))
-        except BaseException as exc:  # handed to the writer thread, which decides
+        except BaseException as exc:  # noqa: BLE001 - handed to the writer thread, which decides
             _put(q, stop, ("error", unit, exc))
 
     def _write_as_fetched(self, q: queue.Queue[Item], wconn: Connection, remaining: int) -> None:
@@ -222,11 +223,10 @@ class FullLoad:
         now = utcnow()
         last: dict[str, tuple[WorkUnit, FetchedPage]] = {}
         cursors: dict[str, str | None] = {}
-        results = []
+        results: list[PageResult] = []
         with conn.begin():
             for unit, page in batch:
-                for part in page.parts:
-                    results.append(write_page(conn, part, now))
+                results.extend(write_page(conn, part, now) for part in page.parts)
                 last[unit.name] = (unit, page)
                 cursors[unit.name] = page.last_id or cursors.get(unit.name, unit.cursor)
             for name, (unit, page) in last.items():
@@ -284,9 +284,10 @@ def _put(q: queue.Queue[Item], stop: threading.Event, item: Item) -> bool:
     while not stop.is_set():
         try:
             q.put(item, timeout=0.2)
-            return True
         except queue.Full:
             continue
+        else:
+            return True
     return False
 
 

@@ -155,7 +155,8 @@ class Incremental:
                 all_ids = {i for ids in bare.values() for i in ids}
                 unknown = all_ids - known_discounts(conn, all_ids)
         out = []
-        for key, (obj, version) in latest.items():
+        for key, stored in latest.items():
+            obj, version = stored
             if not obj.get("deleted") and key in bare and set(bare[key]) & unknown:
                 try:
                     obj, version = f.retrieve(api, key[0], key[1]), API_VERSION

@@ -31,7 +31,7 @@ HEARTBEAT_S = 5.0
 STALE_AFTER_S = 60.0
 
 
-class LockBusy(EtlError):
+class LockBusyError(EtlError):
     """Another sync holds the lock."""
 
 
@@ -115,7 +115,7 @@ class SyncLock:
                 who = (
                     f" ({row.holder}, since {row.acquired_at:%Y-%m-%d %H:%M:%S} UTC)" if row else ""
                 )
-                raise LockBusy(f"another sync is already running{who}; try again later")
+                raise LockBusyError(f"another sync is already running{who}; try again later")
             time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
         self._stop.clear()
         self._beat = threading.Thread(

@@ -13,6 +13,12 @@ from datetime import date
 from typing import Any
 
 
+def default_processes() -> int:
+    """Two, or one on a single core: the writer is the bottleneck beyond two, and each
+    worker holds ~90 MB (a 10,000-customer load peaks at ~425 MB with two)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 @dataclass
 class SyncOptions:
     full: bool = False
@@ -27,14 +33,8 @@ class SyncOptions:
     lock_wait_s: float = 0.0
     # Worker processes that parse and normalize a full load's pages (0: the fetching
     # threads do it), started once a load has fetched `prepare_after_pages` pages.
-    processes: int = field(default_factory=lambda: default_processes())
+    processes: int = field(default_factory=default_processes)
     prepare_after_pages: int = 40
-
-
-def default_processes() -> int:
-    """Two, or one on a single core: the writer is the bottleneck beyond two, and each
-    worker holds ~90 MB (a 10,000-customer load peaks at ~425 MB with two)."""
-    return max(1, min(2, os.cpu_count() or 1))
 
 
 @dataclass

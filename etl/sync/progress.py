@@ -16,15 +16,16 @@ class Progress:
         self._lock = threading.Lock()
         self._progress: Any = None
         if enabled:
-            from rich.console import Console
-            from rich.progress import (
+            # Lazy: rich loads only when a terminal shows the bars.
+            from rich.console import Console  # noqa: PLC0415
+            from rich.progress import (  # noqa: PLC0415
                 BarColumn,
                 MofNCompleteColumn,
                 TaskProgressColumn,
                 TextColumn,
                 TimeElapsedColumn,
             )
-            from rich.progress import Progress as RichProgress
+            from rich.progress import Progress as RichProgress  # noqa: PLC0415
 
             self._progress = RichProgress(
                 TextColumn("{task.description:<14}"),

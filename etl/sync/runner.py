@@ -28,6 +28,7 @@ from etl.sync.context import SyncContext
 from etl.sync.cursors import PLAN_ROW, cursor_state, load_cursors
 from etl.sync.full import ANALYZE_FIRST_AT_PAGES, FullLoad
 from etl.sync.incremental import Incremental
+from etl.sync.lock import sync_lock
 from etl.sync.options import SyncOptions, SyncSummary, default_processes
 from etl.sync.plan import backfill_prefix
 from etl.sync.progress import Progress
@@ -84,8 +85,6 @@ class SyncRunner:
         return self.ctx.summary
 
     def run(self) -> SyncSummary:
-        from etl.sync.lock import sync_lock
-
         ctx = self.ctx
         with sync_lock(ctx.engine, wait_s=ctx.options.lock_wait_s):
             ctx.summary.run_id = start_run(

@@ -57,9 +57,10 @@ class Server:
                 raise AssertionError(f"etl serve exited: {self.log.read_text()}")
             try:
                 httpx.get(f"{scheme}://127.0.0.1:{self.port}/healthz", verify=False, timeout=1)
-                return
             except httpx.TransportError:
                 time.sleep(0.1)
+            else:
+                return
         raise AssertionError("etl serve did not start within 30 s")
 
     def stop(self) -> None:

@@ -195,7 +195,13 @@ def render(
             report.value = res.get("result", {}).get("value")
         finally:
             cdp.close()
-    for ev in cdp.events:
+    _report_events(report, cdp.events)
+    return report
+
+
+def _report_events(report: PageReport, events: list[dict[str, Any]]) -> None:
+    """Console lines, and every kind of error the page met, from the CDP events."""
+    for ev in events:
         method, params = ev.get("method"), ev.get("params", {})
         if method == "Runtime.consoleAPICalled":
             text = " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"])
@@ -214,4 +220,3 @@ def render(
         elif method == "Network.responseReceived" and params["response"]["status"] >= 400:
             r = params["response"]
             report.errors.append(f"http {r['status']}: {r['url']}")
-    return report

@@ -89,8 +89,8 @@ def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
 
 def json_lines(text_: str) -> list[dict[str, Any]]:
     out = []
-    for line in text_.splitlines():
-        line = line.strip()
+    for raw_line in text_.splitlines():
+        line = raw_line.strip()
         if line.startswith("{"):
             try:
                 out.append(json.loads(line))

@@ -16,7 +16,7 @@ def _section(title: str) -> str:
 
 
 def test_every_sql_example_runs_on_both_backends(engine: Engine) -> None:
-    queries = re.findall(r"```sql\n(.*?)```", _section("SQL"), re.S)
+    queries = re.findall(r"```sql\n(.*?)```", _section("SQL"), re.DOTALL)
     assert len(queries) >= 5
     with engine.connect() as conn:
         for q in queries:

@@ -49,7 +49,7 @@ def all_lines(acct: Account) -> list[Obj]:
 def served_groups(acct: Account) -> dict[str, list[Obj]]:
     o = acct.objects
     return {
-        "customer": [c for c in o["customer"].values()],
+        "customer": list(o["customer"].values()),
         "product": list(o["product"].values()),
         "price": list(o["price"].values()),
         "plan": list(o["plan"].values()),
@@ -454,12 +454,12 @@ def test_advance_zero_and_negative() -> None:
     a = generate_account(seed=5, customers=20, months=3)
     now = a.now
     assert a.advance(0) == [] and a.now == now
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="days must be >= 0"):
         a.advance(-1)
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="customers must be >= 0"):
         generate_account(seed=1, customers=-1, months=12)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="months >= 1"):
         generate_account(seed=1, customers=10, months=0)

@@ -251,8 +251,6 @@ def test_credit_note_and_refund() -> None:
     ],
 )
 def test_malformed_objects_raise(fn: Any, obj: dict[str, Any]) -> None:
+    kwargs = {"invoice_id": "in_x", "position": 0} if fn is n.normalize_line else {}
     with pytest.raises(n.Malformed):
-        if fn is n.normalize_line:
-            fn(obj, invoice_id="in_x", position=0)
-        else:
-            fn(obj)
+        fn(obj, **kwargs)

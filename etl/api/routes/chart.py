@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 
@@ -21,7 +21,6 @@ router = APIRouter(tags=["chart"])
 
 @router.get("/chart", response_class=HTMLResponse, include_in_schema=False)
 async def chart(
-    request: Request,
     engine: EngineDep,
     currency: str | None = Query(None, pattern=CURRENCY_PATTERN),
 ) -> HTMLResponse:

@@ -18,7 +18,7 @@ from etl.api.http import cached, json_response, parse_input, read_body
 from etl.api.schemas import Customer, CustomerCreate, CustomerList, CustomerUpdate
 from etl.db import tables
 from etl.db.engine import read_connection
-from etl.db.lookups import resolve_customer
+from etl.db.lookups import is_customer_id_text, resolve_customer
 
 router = APIRouter(prefix="/v2", tags=["customers"])
 
@@ -109,7 +109,7 @@ def _nulls_clear(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _blank_to_none(v: str | None) -> str | None:
-    return v if v else None
+    return v or None
 
 
 @router.get(
@@ -122,6 +122,7 @@ def _blank_to_none(v: str | None) -> str | None:
     responses={**ok(examples.CUSTOMER_LIST), **errors()},
 )
 async def list_customers(
+    *,
     request: Request,
     engine: EngineDep,
     limit: int = Query(10, ge=1, le=100, description="1 to 100 customers per page"),
@@ -145,7 +146,7 @@ async def list_customers(
         with read_connection(engine) as conn:
             if starting_after is not None:
                 after = starting_after.strip()
-                if not (after.isascii() and after.isdigit() and len(after) < 19):
+                if not is_customer_id_text(after):
                     return {"object": "list", "has_more": False, "data": []}
                 if conn.execute(_EXISTS, {"id": int(after)}).first() is None:
                     return {"object": "list", "has_more": False, "data": []}

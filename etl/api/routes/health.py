@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -78,7 +79,7 @@ async def healthz(engine: EngineDep) -> Response:
 
     try:
         return json_response(await run_in_threadpool(probe))
-    except Exception as exc:
+    except SQLAlchemyError as exc:
         log.warning("api.health_database_unreachable", error=type(exc).__name__)
         return json_response(
             {

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, inspect, text
 
 if TYPE_CHECKING:
+    # Lazy: alembic loads only when a migration runs (not for an up-to-date init-db).
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
@@ -25,7 +26,8 @@ BASELINE_REVISION = "0001"
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
     """Alembic's configuration: run on `connection` (init-db's transaction), else on a
     new engine for `url` (the developer commands)."""
-    from alembic.config import Config
+    # Lazy: alembic loads only when a migration runs (not for an up-to-date init-db).
+    from alembic.config import Config  # noqa: PLC0415
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -54,7 +56,8 @@ def upgrade(conn: Connection) -> list[str]:
     """Run the migrations the database lacks, in `conn`'s transaction; returns their ids."""
     if current_revision(conn) == head_revision():
         return []  # the common case (daemon and job starts): alembic is not even imported
-    from alembic import command
+    # Lazy: alembic loads only when a migration runs (not for an up-to-date init-db).
+    from alembic import command  # noqa: PLC0415
 
     applied: list[str] = []
 
@@ -69,6 +72,7 @@ def upgrade(conn: Connection) -> list[str]:
 
 def stamp(conn: Connection, revision: str) -> None:
     """Record `revision` as applied without running it (adopting an existing schema)."""
-    from alembic import command
+    # Lazy: alembic loads only when a migration runs (not for an up-to-date init-db).
+    from alembic import command  # noqa: PLC0415
 
     command.stamp(alembic_config(conn), revision)

@@ -24,13 +24,12 @@ from alembic.util import CommandError
 
 from etl.db.engine import make_engine
 from etl.db.migrations import alembic_config, head_revision
+from etl.db.schema import init_db
 
 
 @contextmanager
 def _database(url: str | None) -> Iterator[str]:
     """`url`, or a scratch SQLite database; either brought to the latest revision."""
-    from etl.db.schema import init_db
-
     with tempfile.TemporaryDirectory() as scratch:
         url = url or f"sqlite:///{Path(scratch) / 'scratch.db'}"
         engine = make_engine(url)

@@ -10,11 +10,13 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     DateTime,
     ForeignKey,
     Numeric,
     String,
     Text,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -38,16 +40,12 @@ def column(
     """A column with its user-facing comment (kept short: it goes into schema.sql)."""
     kwargs: dict[str, Any] = {"comment": comment}
     if server_default is not None:
-        from sqlalchemy import text
-
         kwargs["server_default"] = text(server_default)
     if pk:
         kwargs["autoincrement"] = autoincrement
     args: list[Any] = []
     if fk:
         args.append(ForeignKey(fk, ondelete=ondelete))
-    from sqlalchemy import Column
-
     if sa_type is None:
         raise TypeError("every column names its SQL type")
     col = Column(

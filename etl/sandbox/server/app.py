@@ -17,11 +17,11 @@ import gc
 import os
 import threading
 import time
-import traceback
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
+from typing import NoReturn
 from urllib.parse import parse_qsl, urlsplit
 
 from etl.logs import get_logger
@@ -171,8 +171,7 @@ class SandboxServer:
                 return None
             _authenticate(headers.get("authorization"))
             if handler is None:
-                self.router.route(method, path, params)  # raises the routing error
-                raise AssertionError("unreachable")
+                self._raise_routing_error(method, path, params)
             with self.account.lock:
                 self.served.refresh()
                 result = handler()
@@ -182,14 +181,19 @@ class SandboxServer:
             response = Response(exc.status, dumps(exc.body()), {**common, **exc.headers})
             if exc.status == 401:
                 response.headers["WWW-Authenticate"] = 'Bearer realm="Stripe"'
-        except Exception:
-            log.error("sandbox.request_failed", request_id=request_id, trace=traceback.format_exc())
+        except Exception:  # a request handler: any failure becomes Stripe's 500, logged
+            log.exception("sandbox.request_failed", request_id=request_id)
             error = ApiError(
-                500, f"An unexpected error occurred (request {request_id}).", type="api_error"
+                500, f"An unexpected error occurred (request {request_id}).", type_="api_error"
             )
             response = Response(500, dumps(error.body()), common)
         self._count(f"{method} {template}", str(response.status))
         return response
+
+    def _raise_routing_error(self, method: str, path: str, params: Params) -> NoReturn:
+        """The router's own error for a request it does not match (after auth, as Stripe)."""
+        self.router.route(method, path, params)
+        raise AssertionError(f"the router matched {method} {path} on the second try")
 
     def _route_or_unmatched(
         self, method: str, path: str, params: Params
@@ -222,12 +226,12 @@ class SandboxServer:
             return True
         if kind == "500":
             raise ApiError(
-                500, "An unknown error occurred (injected by the sandbox).", type="api_error"
+                500, "An unknown error occurred (injected by the sandbox).", type_="api_error"
             )
         raise ApiError(
             503,
             "The service is temporarily unavailable (injected by the sandbox).",
-            type="api_error",
+            type_="api_error",
             headers={"Stripe-Should-Retry": "true"},
         )
 
@@ -260,7 +264,7 @@ def _authenticate(header: str | None) -> None:
             "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
             "YOUR_SECRET_KEY').",
         )
-    if not (key.startswith("sk_test_") or key.startswith("rk_test_")) or len(key) <= 8:
+    if not key.startswith(("sk_test_", "rk_test_")) or len(key) <= 8:
         shown = (
             key[:8] + "*" * max(0, len(key) - 12) + key[-4:] if len(key) > 12 else key[:3] + "***"
         )

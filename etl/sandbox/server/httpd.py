@@ -22,7 +22,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
+    # The stdlib's signature; neither argument is needed here.
+    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: ARG002
         # A client that hangs up mid-answer (timeouts, retries) is normal, not an error.
         exc = sys.exc_info()[1]
         if isinstance(exc, (ConnectionError, TimeoutError)):
@@ -58,7 +59,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD = _serve
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # counters at /_sandbox/stats instead of a line per request
 
 

@@ -29,7 +29,7 @@ class ApiError(Exception):
         *,
         param: str | None = None,
         code: str | None = None,
-        type: str = "invalid_request_error",
+        type_: str = "invalid_request_error",
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
@@ -37,7 +37,7 @@ class ApiError(Exception):
         self.message = message
         self.param = param
         self.code = code
-        self.type = type
+        self.type = type_
         self.headers = dict(headers or {})
 
     def body(self) -> Obj:
@@ -232,14 +232,13 @@ def select(
         backwards = True
 
     filters = filters or []
-    indexed = [f for f in filters if f.key is not None]
+    indexed = [(f, f.key) for f in filters if f.key is not None]
     checks = [f.predicate for f in filters if f.predicate is not None]
-    checks += [_equals(f) for f in indexed[1:]]
+    checks += [_equals(key, f.value) for f, key in indexed[1:]]
 
     if indexed:
-        first = indexed[0]
-        assert first.key is not None
-        candidates = index.positions_where(first.name, first.key, first.value)
+        first, first_key = indexed[0]
+        candidates = index.positions_where(first.name, first_key, first.value)
         start, stop = bisect_left(candidates, lo), bisect_left(candidates, hi)
         steps = range(start, stop) if backwards else range(stop - 1, start - 1, -1)
         order: Iterator[int] = (candidates[i] for i in steps)
@@ -262,9 +261,7 @@ def select(
     return Page(found, has_more)
 
 
-def _equals(f: Filter) -> Callable[[Obj], bool]:
-    key, value = f.key, f.value
-    assert key is not None
+def _equals(key: Callable[[Obj], Any], value: Any) -> Callable[[Obj], bool]:
     return lambda obj: key(obj) == value
 
 

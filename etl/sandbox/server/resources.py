@@ -64,7 +64,7 @@ SUBSCRIPTION_STATUSES = (
 
 def _subscription_status(value: Any) -> Filter:
     if value == "all":
-        return Filter("status", predicate=lambda o: True)
+        return Filter("status", predicate=lambda _o: True)
     if value == "ended":
         return Filter(
             "status", predicate=lambda o: o.get("status") in ("canceled", "incomplete_expired")

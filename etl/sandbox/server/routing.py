@@ -166,7 +166,7 @@ class Router:
         if expand:
             # Rendered lines share nested values with the stored ones: copy before expanding.
             data = loads(dumps(data))
-            inner = [p[len("data.") :] if p.startswith("data.") else p for p in expand]
+            inner = [p.removeprefix("data.") for p in expand]
             for item in data:
                 self.served.expand(item, inner)
         return dumps(

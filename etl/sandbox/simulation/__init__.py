@@ -1,0 +1,1 @@
+"""The seeded simulation behind a generated Stripe account, and its ground truth."""

@@ -229,7 +229,7 @@ class _Builder:
         usage: str = "licensed",
         legacy_name: str | None = None,
     ) -> Price:
-        pr_id = legacy_name if legacy_name else self.ids.new("price")
+        pr_id = legacy_name or self.ids.new("price")
         nick = None
         if interval:
             nick = f"{pname} {_NICKNAME_LABELS[(interval, count)]} {cur.upper()}"
@@ -306,7 +306,8 @@ def _add_current_prices(b: _Builder, t: int) -> None:
 
 
 def _add_coupons(cat: Catalog, created: int) -> None:
-    # (id, percent_off, amount_off, currency, duration, duration_in_months, name)
+    # Each tuple holds, in order: id, percent_off, amount_off, currency, duration,
+    # duration_in_months and name.
     coupon_specs: list[tuple[str, int | None, int | None, str | None, str, int | None, str]] = [
         ("WELCOME20", 20, None, None, "forever", None, "20% off forever"),
         ("QUARTER25", 25, None, None, "repeating", 3, "25% off for 3 months"),

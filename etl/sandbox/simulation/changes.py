@@ -121,7 +121,7 @@ def _new_price_and_quantity(
     # plan changes keep the interval and the currency
     cur = s.cust.currency
     iv, n = old_p.interval or "month", old_p.interval_count
-    if old_p.kind == "legacy" or old_p.kind == "free":
+    if old_p.kind in {"legacy", "free"}:
         tier = "Growth" if old_p.kind == "legacy" else "Starter"
         key = ("flat", tier, iv, n, cur)
     else:

@@ -144,8 +144,8 @@ def _populate(acct: Account) -> None:
     span = acct.end - acct.start
     # Signups: density grows linearly over the history (a growing business).
     arrivals = sorted(acct.start + int(span * (r.random() ** 0.5)) for _ in range(acct.customers))
-    for i, t in enumerate(arrivals):
-        delay = None
+    for i, arrival in enumerate(arrivals):
+        t, delay = arrival, None
         if r.random() < 0.03:
             # some subscribe exactly at a month boundary: their renewals hit month ends
             d = datetime.fromtimestamp(t, UTC)
@@ -266,7 +266,8 @@ def _main(argv: list[str] | None = None) -> int:
             + f", invoice lines={lines}"
         )
         try:
-            import resource
+            # POSIX only: the ImportError below is the other platforms' case.
+            import resource  # noqa: PLC0415
 
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"peak RSS: {rss:.0f} MB")

@@ -14,6 +14,7 @@ fall on the 29th–31st starts on the 1st.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -280,15 +281,7 @@ def plan_period(acct: Account, lo: int, s: SubscriptionState) -> None:
         return lo + int((end - lo - 3600) * r.random())
 
     if x < p_cancel:
-        y = r.random()
-        if y < 0.65:
-            acct.at(when(), cancel_request, s, "period_end")
-        elif y < 0.85 and s.coupon is None:
-            # (a proration credit for a discounted subscription is left out: the
-            # simulation does not discount credits)
-            acct.at(when(), cancel_request, s, "immediate_prorate")
-        else:
-            acct.at(when(), cancel_request, s, "immediate")
+        _plan_cancellation(acct, s, when)
         return
     if not s.changes_allowed:
         if r.random() < 0.004:
@@ -306,6 +299,19 @@ def plan_period(acct: Account, lo: int, s: SubscriptionState) -> None:
         acct.at(when(), change, s, "plan", behavior)
     elif r.random() < 0.006:
         acct.at(when(), one_off, s)
+
+
+def _plan_cancellation(acct: Account, s: SubscriptionState, when: Callable[[], int]) -> None:
+    """How the subscription planned to cancel this period cancels (`plan_period`'s draw)."""
+    y = acct.rng.random()
+    if y < 0.65:
+        acct.at(when(), cancel_request, s, "period_end")
+    elif y < 0.85 and s.coupon is None:
+        # (a proration credit for a discounted subscription is left out: the
+        # simulation does not discount credits)
+        acct.at(when(), cancel_request, s, "immediate_prorate")
+    else:
+        acct.at(when(), cancel_request, s, "immediate")
 
 
 def cancel_request(acct: Account, t: int, s: SubscriptionState, mode: str) -> None:

@@ -50,7 +50,8 @@ def cycle_line(it: ItemState, start: int, end: int, trial: bool = False) -> Line
 
 def metered_line(s: SubscriptionState, usage: int, start: int, end: int) -> LineSpec:
     """The usage of the metered item over [start, end), billed in arrears."""
-    assert s.metered is not None
+    if s.metered is None:
+        raise ValueError(f"subscription {s.id} has no metered item to bill usage for")
     m = s.metered.price
     return {
         "kind": "metered",
@@ -129,25 +130,24 @@ def invoice_item(
 
 def take_pending(s: SubscriptionState) -> list[LineSpec]:
     """The line specs of the subscription's pending invoice items, which it no longer holds."""
-    out = []
-    for pd in s.pending:
-        out.append(
-            {
-                "kind": "proration" if pd.proration else "item",
-                "price": pd.price,
-                "qty": pd.qty,
-                "amount": pd.amount,
-                "start": pd.start,
-                "end": pd.end,
-                "desc": pd.desc,
-                "si": pd.si,
-                "ii": pd.ii,
-                "proration": pd.proration,
-                "discountable": pd.proration,
-                "credited": pd.credited,
-                "item": None,
-                "change": pd.change,
-            }
-        )
+    out: list[LineSpec] = [
+        {
+            "kind": "proration" if pd.proration else "item",
+            "price": pd.price,
+            "qty": pd.qty,
+            "amount": pd.amount,
+            "start": pd.start,
+            "end": pd.end,
+            "desc": pd.desc,
+            "si": pd.si,
+            "ii": pd.ii,
+            "proration": pd.proration,
+            "discountable": pd.proration,
+            "credited": pd.credited,
+            "item": None,
+            "change": pd.change,
+        }
+        for pd in s.pending
+    ]
     s.pending = []
     return out
