@@ -232,7 +232,8 @@ def fetch_events_after(
         for page in fetch_pages(api, "/v1/events", {"types": list(types)}):
             pages.append(page.objects)
         for objs in reversed(pages):
-            yield list(reversed(objs))
+            if objs:  # an account without events lists one empty page
+                yield list(reversed(objs))
         return
     while True:
         body = api.get(
