@@ -1,9 +1,10 @@
 """A generated Stripe account: a deterministic simulation of a SaaS business.
 
-`generate_account(seed, customers, months, end, quiet_days)` simulates `months` of history
-ending at `end` (default: a fixed date, so that code and tests are reproducible; the
-CLI's default is today) and returns an `Account` whose `objects` hold plain dicts in the shapes of the
-current Stripe API (2026-10-28.endive): resource -> {id: object}, in creation order
+`generate_account(seed, customers, months, end, quiet_days)` simulates `months` of
+history ending at `end` (default: a fixed date, so that code and tests are reproducible;
+the CLI's default is today) and returns an `Account` whose `objects` hold plain dicts in
+the shapes of the current Stripe API (2026-10-28.endive): resource -> {id: object}, in
+creation order
 (ascending `created`, ties by id). `Account.advance(days)` moves the clock on.
 
 How the simulation runs: one priority queue of timed actions (signups, renewals,
