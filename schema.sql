@@ -409,7 +409,7 @@ CREATE TABLE revenue_lines (
     due_date TIMESTAMP,  -- invoice due date
     paid_at TIMESTAMP,  -- when the invoice was paid
     updated_at TIMESTAMP NOT NULL,  -- last time this row changed
-    CONSTRAINT uq_revenue_line UNIQUE (source, line_id)
+    CONSTRAINT uq_revenue_line UNIQUE (source, invoice_id, line_id)
 );
 CREATE INDEX ix_revenue_lines_customer ON revenue_lines (customer_id);
 CREATE INDEX ix_revenue_lines_invoice_id ON revenue_lines (invoice_id);
@@ -441,7 +441,7 @@ CREATE INDEX ix_subscriptions_status ON subscriptions (status);
 
 -- Lines of Stripe and imported invoices.
 CREATE TABLE invoice_lines (
-    id VARCHAR(255) PRIMARY KEY,  -- Stripe line id, or `<invoice id>:1` for imported invoices
+    id VARCHAR(255) NOT NULL,  -- Stripe line id, or `<invoice id>:1` for imported invoices
     invoice_id VARCHAR(255) NOT NULL REFERENCES invoices (id) ON DELETE CASCADE,  -- invoices.id
     position INTEGER NOT NULL,  -- order of the line within its invoice
     customer_id INTEGER,  -- customers.id
@@ -460,7 +460,8 @@ CREATE TABLE invoice_lines (
     period_start TIMESTAMP,  -- service period start
     period_end TIMESTAMP,  -- service period end
     description TEXT,  -- line description
-    updated_at TIMESTAMP NOT NULL  -- last time this row changed
+    updated_at TIMESTAMP NOT NULL,  -- last time this row changed
+    PRIMARY KEY (invoice_id, id)
 );
 CREATE INDEX ix_invoice_lines_customer_id ON invoice_lines (customer_id);
 CREATE INDEX ix_invoice_lines_invoice_id ON invoice_lines (invoice_id);

@@ -188,7 +188,8 @@ def complete_invoice_lines(api: StripeApi, invoice: dict[str, Any]) -> None:
     if not isinstance(lines, dict) or not lines.get("has_more"):
         return
     data = list(lines.get("data") or [])
-    cursor = data[-1]["id"] if data else None
+    # (an old payload's line: its own id is `unique_id`, `id` may be shared)
+    cursor = (data[-1].get("unique_id") or data[-1]["id"]) if data else None
     while True:
         query: dict[str, Any] = {"limit": PAGE_LIMIT}
         if cursor is not None:

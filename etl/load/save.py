@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, select, tuple_, update
 
 from etl.db import tables
 from etl.load.catalogue import upsert_plans
@@ -166,9 +166,10 @@ def _write_invoices(
     ]
     if b.complete_invoices:
         il = tables.invoice_lines.c
+        kept = [(r["invoice_id"], r["id"]) for r in lines]
         conn.execute(
             delete(tables.invoice_lines).where(
-                il.invoice_id.in_(b.complete_invoices), il.id.not_in([r["id"] for r in lines])
+                il.invoice_id.in_(b.complete_invoices), tuple_(il.invoice_id, il.id).not_in(kept)
             )
         )
     upsert(conn, tables.invoice_lines, lines)

@@ -138,12 +138,20 @@ _COLUMNS = [
 ]  # fmt: skip
 
 
+# A revenue line is its invoice line: (invoice, line id) within a source.
+_KEY = ("source", "invoice_id", "line_id")
+
+
 def _refresh(conn: Connection, now: datetime, scope: Sequence[str] | None) -> set[int]:
     """Bring revenue_lines in line with the invoice lines of `scope` (None: all) in three
     set-based statements; returns the customers whose lines changed, appeared or went."""
     new = _new_rows(now, scope).subquery("n")
     old = tables.revenue_lines.alias("o")
-    same_key = and_(old.c.source == new.c.source, old.c.line_id == new.c.line_id)
+    same_key = and_(
+        old.c.source == new.c.source,
+        old.c.invoice_id == new.c.invoice_id,
+        old.c.line_id == new.c.line_id,
+    )
     differs = or_(*[old.c[c].is_distinct_from(new.c[c]) for c in _COMPARED])
     changed = (
         select(new.c.customer_id, old.c.customer_id)
@@ -160,6 +168,7 @@ def _refresh(conn: Connection, now: datetime, scope: Sequence[str] | None) -> se
     fresh = _new_rows(now, scope).subquery("f")
     gone = in_scope & ~exists().where(
         fresh.c.source == tables.revenue_lines.c.source,
+        fresh.c.invoice_id == tables.revenue_lines.c.invoice_id,
         fresh.c.line_id == tables.revenue_lines.c.line_id,
     )
     affected |= {r[0] for r in conn.execute(select(tables.revenue_lines.c.customer_id).where(gone))}
@@ -172,8 +181,8 @@ def _refresh(conn: Connection, now: datetime, scope: Sequence[str] | None) -> se
         excluded = ins.excluded
         conn.execute(
             ins.on_conflict_do_update(
-                index_elements=["source", "line_id"],
-                set_={c: excluded[c] for c in _COLUMNS if c not in ("source", "line_id")},
+                index_elements=_KEY,
+                set_={c: excluded[c] for c in _COLUMNS if c not in _KEY},
                 where=or_(
                     *[tables.revenue_lines.c[c].is_distinct_from(excluded[c]) for c in _COMPARED]
                 ),

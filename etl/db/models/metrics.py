@@ -24,7 +24,7 @@ from etl.db.models.columns import CUR, ID, MONEY, RATE, TEXT, TS, column
 class RevenueLine(SQLModel, table=True):
     __tablename__ = "revenue_lines"
     __table_args__ = (
-        UniqueConstraint("source", "line_id", name="uq_revenue_line"),
+        UniqueConstraint("source", "invoice_id", "line_id", name="uq_revenue_line"),
         Index("ix_revenue_lines_customer", "customer_id"),
         Index("ix_revenue_lines_updated", "updated_at"),
         {
