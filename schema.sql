@@ -371,6 +371,7 @@ CREATE TABLE invoices (
     number VARCHAR(255),  -- Stripe invoice number
     created TIMESTAMP,  -- invoice date (`date` for imported invoices)
     due_date TIMESTAMP,  -- due date
+    finalized_at TIMESTAMP,  -- when it was finalized; an automatically charged invoice falls due then
     paid_at TIMESTAMP,  -- when it was paid (`date_paid`)
     period_start TIMESTAMP,  -- service period start
     period_end TIMESTAMP,  -- service period end
@@ -406,7 +407,7 @@ CREATE TABLE revenue_lines (
     period_start TIMESTAMP,  -- service period start (inclusive)
     period_end TIMESTAMP,  -- service period end (exclusive)
     invoice_status VARCHAR(16) NOT NULL,  -- status of the invoice: paid, open, …
-    due_date TIMESTAMP,  -- invoice due date
+    due_date TIMESTAMP,  -- when the invoice falls due: its due_date, else when it was finalized
     paid_at TIMESTAMP,  -- when the invoice was paid
     updated_at TIMESTAMP NOT NULL,  -- last time this row changed
     CONSTRAINT uq_revenue_line UNIQUE (source, invoice_id, line_id)

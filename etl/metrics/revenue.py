@@ -115,7 +115,9 @@ def _new_rows(now: datetime, scope: Any | None) -> Any:
             li.period_start.label("period_start"),
             li.period_end.label("period_end"),
             i.status.label("invoice_status"),
-            i.due_date.label("due_date"),
+            # Spec section 1: an automatically charged invoice (no due_date) falls due
+            # when it is finalized.
+            func.coalesce(i.due_date, i.finalized_at).label("due_date"),
             i.paid_at.label("paid_at"),
             literal(now, tables.revenue_lines.c.updated_at.type).label("updated_at"),
         )

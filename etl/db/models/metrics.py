@@ -52,7 +52,9 @@ class RevenueLine(SQLModel, table=True):
     period_start: datetime | None = column("service period start (inclusive)", TS, nullable=True)
     period_end: datetime | None = column("service period end (exclusive)", TS, nullable=True)
     invoice_status: str = column("status of the invoice: paid, open, …", String(16))
-    due_date: datetime | None = column("invoice due date", TS, nullable=True)
+    due_date: datetime | None = column(
+        "when the invoice falls due: its due_date, else when it was finalized", TS, nullable=True
+    )
     paid_at: datetime | None = column("when the invoice was paid", TS, nullable=True)
     updated_at: datetime = column("last time this row changed", TS)
 

@@ -252,6 +252,11 @@ class Invoice(SQLModel, table=True):
         "invoice date (`date` for imported invoices)", TS, nullable=True
     )
     due_date: datetime | None = column("due date", TS, nullable=True)
+    finalized_at: datetime | None = column(
+        "when it was finalized; an automatically charged invoice falls due then",
+        TS,
+        nullable=True,
+    )
     paid_at: datetime | None = column("when it was paid (`date_paid`)", TS, nullable=True)
     period_start: datetime | None = column("service period start", TS, nullable=True)
     period_end: datetime | None = column("service period end", TS, nullable=True)
