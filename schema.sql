@@ -371,13 +371,13 @@ CREATE TABLE invoices (
     number VARCHAR(255),  -- Stripe invoice number
     created TIMESTAMP,  -- invoice date (`date` for imported invoices)
     due_date TIMESTAMP,  -- due date
-    finalized_at TIMESTAMP,  -- when it was finalized; an automatically charged invoice falls due then
     paid_at TIMESTAMP,  -- when it was paid (`date_paid`)
     period_start TIMESTAMP,  -- service period start
     period_end TIMESTAMP,  -- service period end
     payment_intent_id VARCHAR(255),  -- payment intent that paid it (links refunds to the invoice)
     lines_complete BOOLEAN NOT NULL,  -- all lines are stored (beyond the embedded first page)
-    updated_at TIMESTAMP NOT NULL  -- last time this row changed
+    updated_at TIMESTAMP NOT NULL,  -- last time this row changed
+    finalized_at TIMESTAMP  -- when it was finalized; an automatically charged invoice falls due then
 );
 CREATE INDEX ix_invoices_customer ON invoices (customer_id);
 CREATE INDEX ix_invoices_payment_intent_id ON invoices (payment_intent_id);

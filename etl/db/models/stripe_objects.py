@@ -252,11 +252,6 @@ class Invoice(SQLModel, table=True):
         "invoice date (`date` for imported invoices)", TS, nullable=True
     )
     due_date: datetime | None = column("due date", TS, nullable=True)
-    finalized_at: datetime | None = column(
-        "when it was finalized; an automatically charged invoice falls due then",
-        TS,
-        nullable=True,
-    )
     paid_at: datetime | None = column("when it was paid (`date_paid`)", TS, nullable=True)
     period_start: datetime | None = column("service period start", TS, nullable=True)
     period_end: datetime | None = column("service period end", TS, nullable=True)
@@ -267,6 +262,12 @@ class Invoice(SQLModel, table=True):
         "all lines are stored (beyond the embedded first page)", Boolean, default=True
     )
     updated_at: datetime = column("last time this row changed", TS)
+    # (last: migration 0005 added it to stored tables, at their end)
+    finalized_at: datetime | None = column(
+        "when it was finalized; an automatically charged invoice falls due then",
+        TS,
+        nullable=True,
+    )
 
 
 class InvoiceLine(SQLModel, table=True):
