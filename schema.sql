@@ -376,7 +376,8 @@ CREATE TABLE invoices (
     period_end TIMESTAMP,  -- service period end
     payment_intent_id VARCHAR(255),  -- payment intent that paid it (links refunds to the invoice)
     lines_complete BOOLEAN NOT NULL,  -- all lines are stored (beyond the embedded first page)
-    updated_at TIMESTAMP NOT NULL  -- last time this row changed
+    updated_at TIMESTAMP NOT NULL,  -- last time this row changed
+    finalized_at TIMESTAMP  -- when it was finalized; an automatically charged invoice falls due then
 );
 CREATE INDEX ix_invoices_customer ON invoices (customer_id);
 CREATE INDEX ix_invoices_payment_intent_id ON invoices (payment_intent_id);
@@ -406,10 +407,10 @@ CREATE TABLE revenue_lines (
     period_start TIMESTAMP,  -- service period start (inclusive)
     period_end TIMESTAMP,  -- service period end (exclusive)
     invoice_status VARCHAR(16) NOT NULL,  -- status of the invoice: paid, open, …
-    due_date TIMESTAMP,  -- invoice due date
+    due_date TIMESTAMP,  -- when the invoice falls due: its due_date, else when it was finalized
     paid_at TIMESTAMP,  -- when the invoice was paid
     updated_at TIMESTAMP NOT NULL,  -- last time this row changed
-    CONSTRAINT uq_revenue_line UNIQUE (source, line_id)
+    CONSTRAINT uq_revenue_line UNIQUE (source, invoice_id, line_id)
 );
 CREATE INDEX ix_revenue_lines_customer ON revenue_lines (customer_id);
 CREATE INDEX ix_revenue_lines_invoice_id ON revenue_lines (invoice_id);
@@ -441,7 +442,7 @@ CREATE INDEX ix_subscriptions_status ON subscriptions (status);
 
 -- Lines of Stripe and imported invoices.
 CREATE TABLE invoice_lines (
-    id VARCHAR(255) PRIMARY KEY,  -- Stripe line id, or `<invoice id>:1` for imported invoices
+    id VARCHAR(255) NOT NULL,  -- Stripe line id, or `<invoice id>:1` for imported invoices
     invoice_id VARCHAR(255) NOT NULL REFERENCES invoices (id) ON DELETE CASCADE,  -- invoices.id
     position INTEGER NOT NULL,  -- order of the line within its invoice
     customer_id INTEGER,  -- customers.id
@@ -460,7 +461,8 @@ CREATE TABLE invoice_lines (
     period_start TIMESTAMP,  -- service period start
     period_end TIMESTAMP,  -- service period end
     description TEXT,  -- line description
-    updated_at TIMESTAMP NOT NULL  -- last time this row changed
+    updated_at TIMESTAMP NOT NULL,  -- last time this row changed
+    PRIMARY KEY (invoice_id, id)
 );
 CREATE INDEX ix_invoice_lines_customer_id ON invoice_lines (customer_id);
 CREATE INDEX ix_invoice_lines_invoice_id ON invoice_lines (invoice_id);

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from etl.cli.app import app
+from etl.clock import utcnow
 from etl.errors import UsageError
 
 if TYPE_CHECKING:
@@ -34,7 +35,13 @@ _END = typer.Option(
     None,
     "--end",
     help="End of the history (the account's clock), YYYY-MM-DD at 00:00 UTC; "
-    "default: the generator's fixed end date, so that runs are reproducible.",
+    "default: today (00:00 UTC), the day a sync and a recompute run; pass a date "
+    "for runs that are reproducible on any day.",
+)
+_QUIET_DAYS = typer.Option(
+    0,
+    "--quiet-days",
+    help="A dormant account: no activity (so no event) in the last N days before the end.",
 )
 
 
@@ -47,16 +54,24 @@ def _parse_date(value: str | None, option: str) -> date | None:
         raise UsageError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
-def _generate(customers: int, months: int, seed: int, end: str | None) -> Account:
+def _generate(
+    customers: int, months: int, seed: int, end: str | None, quiet_days: int = 0
+) -> Account:
     if customers < 1:
         raise UsageError("--customers must be at least 1")
     if months < 1:
         raise UsageError("--months must be at least 1")
+    if quiet_days < 0 or quiet_days >= months * 28:
+        raise UsageError("--quiet-days must be at least 0 and shorter than the --months")
     from etl.sandbox.simulation.generator import generate_account
 
-    end_date = _parse_date(end, "--end")
-    end_at = None if end_date is None else datetime.combine(end_date, dt_time(0), UTC)
-    return generate_account(seed=seed, customers=customers, months=months, end=end_at)
+    # Today by default: an account that ended on a fixed past date would look, to a
+    # recompute that runs at today's date, as if every subscription had stopped paying.
+    end_date = _parse_date(end, "--end") or utcnow().date()
+    end_at = datetime.combine(end_date, dt_time(0), UTC)
+    return generate_account(
+        seed=seed, customers=customers, months=months, end=end_at, quiet_days=quiet_days
+    )
 
 
 @sandbox_app.command("serve")
@@ -68,6 +83,7 @@ def serve(
     months: int = _MONTHS,
     seed: int = _SEED,
     end: str | None = _END,
+    quiet_days: int = _QUIET_DAYS,
     api_shapes: str = typer.Option(
         "current", "--api-shapes", help="current, or legacy (API versions before 2025-03-31)."
     ),
@@ -91,7 +107,7 @@ def serve(
         raise UsageError("--fault-rate must be between 0 and 1")
     if not 0 <= port <= 65535:
         raise UsageError("--port must be between 0 and 65535")
-    account = _generate(customers, months, seed, end)
+    account = _generate(customers, months, seed, end, quiet_days)
     server = SandboxServer(
         account,
         api_shapes=api_shapes,
@@ -104,7 +120,9 @@ def serve(
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     counts = {name: len(objs) for name, objs in account.objects.items()}
+    clock = datetime.fromtimestamp(account.now, UTC)
     typer.echo(f"Stripe sandbox at {base_url} (api shapes: {api_shapes}, seed {seed})")
+    typer.echo(f"  clock at {clock:%Y-%m-%d %H:%M} UTC (the end of its history; --end to change)")
     typer.echo("  " + ", ".join(f"{n} {name}" for name, n in counts.items()))
     typer.echo(f"STRIPE_API_BASE={base_url} STRIPE_API_KEY={EXAMPLE_KEY} etl sync")
     typer.echo(
@@ -139,6 +157,7 @@ def truth(
     months: int = _MONTHS,
     seed: int = _SEED,
     end: str | None = _END,
+    quiet_days: int = _QUIET_DAYS,
     as_of: str | None = typer.Option(
         None, "--as-of", help="Date the truth is computed for, YYYY-MM-DD (default: the clock)."
     ),
@@ -152,7 +171,7 @@ def truth(
     except (ZoneInfoNotFoundError, ValueError):
         raise UsageError(f"--timezone {timezone!r} is not an IANA time zone") from None
     as_of_date = _parse_date(as_of, "--as-of")
-    account = _generate(customers, months, seed, end)
+    account = _generate(customers, months, seed, end, quiet_days)
     from etl.sandbox.simulation.truth import ground_truth
 
     # truth reads a date as the end of that day in the time zone

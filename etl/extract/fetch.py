@@ -190,7 +190,8 @@ def complete_invoice_lines(api: StripeApi, invoice: dict[str, Any]) -> None:
     if not isinstance(lines, dict) or not lines.get("has_more"):
         return
     data = list(lines.get("data") or [])
-    cursor = data[-1]["id"] if data else None
+    # (an old payload's line: its own id is `unique_id`, `id` may be shared)
+    cursor = (data[-1].get("unique_id") or data[-1]["id"]) if data else None
     while True:
         query: dict[str, Any] = {"limit": PAGE_LIMIT}
         if cursor is not None:
@@ -232,7 +233,8 @@ def fetch_events_after(
         # full load records one), so this costs only as many pages as there are events.
         pages = [page.objects for page in fetch_pages(api, "/v1/events", {"types": list(types)})]
         for objs in reversed(pages):
-            yield list(reversed(objs))
+            if objs:  # an account without events lists one empty page
+                yield list(reversed(objs))
         return
     while True:
         body = api.get(

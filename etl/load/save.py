@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, select, tuple_, update
 
 from etl.db import tables
 from etl.load.catalogue import upsert_plans
@@ -94,7 +94,36 @@ def _write_batch(conn: Connection, b: PageBatch, now: datetime, res: PageResult)
     _upsert_mapped(conn, tables.invoice_items, rows.get("invoice_items"), mapping, now)
     mark_deleted(conn, tables.invoice_items, b.deleted.get("invoice_items", []), now)
     _upsert_mapped(conn, tables.credit_notes, rows.get("credit_notes"), mapping, now)
-    _upsert_mapped(conn, tables.refunds, rows.get("refunds"), mapping, now)
+    if rows.get("refunds"):
+        refunds = _map_customers(rows["refunds"], mapping, keep_stripe_id=False)
+        upsert(conn, tables.refunds, _stamped(_keep_known_links(conn, refunds), now))
+
+
+def _keep_known_links(conn: Connection, refunds: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A payload that lacks a refund's customer or invoice (refunds rendered in API
+    versions before 2026-10-28 name no customer) keeps the stored link: a missing field
+    is not news that the link is gone."""
+    r = tables.refunds.c
+    ids = [row["id"] for row in refunds if row["customer_id"] is None or row["invoice_id"] is None]
+    if not ids:
+        return refunds
+    stored = {
+        rid: (cust, inv)
+        for rid, cust, inv in conn.execute(
+            select(r.id, r.customer_id, r.invoice_id).where(r.id.in_(ids))
+        )
+    }
+    out = []
+    for row in refunds:
+        cust, inv = stored.get(row["id"], (None, None))
+        out.append(
+            {
+                **row,
+                "customer_id": row["customer_id"] if row["customer_id"] is not None else cust,
+                "invoice_id": row["invoice_id"] if row["invoice_id"] is not None else inv,
+            }
+        )
+    return out
 
 
 def _upsert_mapped(
@@ -166,9 +195,10 @@ def _write_invoices(
     ]
     if b.complete_invoices:
         il = tables.invoice_lines.c
+        kept = [(r["invoice_id"], r["id"]) for r in lines]
         conn.execute(
             delete(tables.invoice_lines).where(
-                il.invoice_id.in_(b.complete_invoices), il.id.not_in([r["id"] for r in lines])
+                il.invoice_id.in_(b.complete_invoices), tuple_(il.invoice_id, il.id).not_in(kept)
             )
         )
     upsert(conn, tables.invoice_lines, lines)

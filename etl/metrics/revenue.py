@@ -114,7 +114,9 @@ def _new_rows(now: datetime, scope: Any | None) -> Any:
             li.period_start.label("period_start"),
             li.period_end.label("period_end"),
             i.status.label("invoice_status"),
-            i.due_date.label("due_date"),
+            # Spec section 1: an automatically charged invoice (no due_date) falls due
+            # when it is finalized.
+            func.coalesce(i.due_date, i.finalized_at).label("due_date"),
             i.paid_at.label("paid_at"),
             literal(now, tables.revenue_lines.c.updated_at.type).label("updated_at"),
         )
@@ -137,12 +139,20 @@ _COLUMNS = [
 ]  # fmt: skip
 
 
+# A revenue line is its invoice line: (invoice, line id) within a source.
+_KEY = ("source", "invoice_id", "line_id")
+
+
 def _refresh(conn: Connection, now: datetime, scope: Sequence[str] | None) -> set[int]:
     """Bring revenue_lines in line with the invoice lines of `scope` (None: all) in three
     set-based statements; returns the customers whose lines changed, appeared or went."""
     new = _new_rows(now, scope).subquery("n")
     old = tables.revenue_lines.alias("o")
-    same_key = and_(old.c.source == new.c.source, old.c.line_id == new.c.line_id)
+    same_key = and_(
+        old.c.source == new.c.source,
+        old.c.invoice_id == new.c.invoice_id,
+        old.c.line_id == new.c.line_id,
+    )
     differs = or_(*[old.c[c].is_distinct_from(new.c[c]) for c in _COMPARED])
     changed = (
         select(new.c.customer_id, old.c.customer_id)
@@ -159,6 +169,7 @@ def _refresh(conn: Connection, now: datetime, scope: Sequence[str] | None) -> se
     fresh = _new_rows(now, scope).subquery("f")
     gone = in_scope & ~exists().where(
         fresh.c.source == tables.revenue_lines.c.source,
+        fresh.c.invoice_id == tables.revenue_lines.c.invoice_id,
         fresh.c.line_id == tables.revenue_lines.c.line_id,
     )
     affected |= {r[0] for r in conn.execute(select(tables.revenue_lines.c.customer_id).where(gone))}
@@ -171,8 +182,8 @@ def _refresh(conn: Connection, now: datetime, scope: Sequence[str] | None) -> se
         excluded = ins.excluded
         conn.execute(
             ins.on_conflict_do_update(
-                index_elements=["source", "line_id"],
-                set_={c: excluded[c] for c in _COLUMNS if c not in ("source", "line_id")},
+                index_elements=_KEY,
+                set_={c: excluded[c] for c in _COLUMNS if c not in _KEY},
                 where=or_(
                     *[tables.revenue_lines.c[c].is_distinct_from(excluded[c]) for c in _COMPARED]
                 ),

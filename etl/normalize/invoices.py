@@ -99,6 +99,7 @@ def normalize_invoice(obj: Mapping[str, Any]) -> Normalized:
             "number": obj.get("number"),
             "created": ts(obj.get("created")),
             "due_date": ts(obj.get("due_date")),
+            "finalized_at": ts(transitions.get("finalized_at")),
             "paid_at": ts(transitions.get("paid_at")),
             "period_start": min(starts) if starts else ts(obj.get("period_start")),
             "period_end": max(ends) if ends else ts(obj.get("period_end")),

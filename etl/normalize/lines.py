@@ -2,7 +2,9 @@
 
 Since 2025-03-31 a line says what it bills under `parent.*_details` and its price under
 `pricing`; before, at its top level (`type`, `proration`, `subscription`, `price`/`plan`).
-Event payloads keep the version an invoice was created under, so both parse.
+Event payloads keep the version an invoice was created under, so both parse. Payloads of
+versions before 2019-12-03 give line ids that several invoices share (the line's own id
+is then `unique_id`): rows are keyed by (invoice, line id).
 """
 
 from __future__ import annotations
@@ -90,7 +92,9 @@ def _line_taxes(line: Mapping[str, Any]) -> tuple[int, int]:
 def normalize_line(
     line: Mapping[str, Any], *, invoice_id: str, position: int, currency: str | None = None
 ) -> Row:
-    lid = required(line, "id")
+    # Before 2019-12-03 `id` could be shared by several invoices (`sli_…`, `ii_…`);
+    # `unique_id` is the line's id of later versions, so one line keeps one id.
+    lid = line.get("unique_id") or required(line, "id")
     ptype, details = _line_parent(line)
     refs = _current_refs(line, ptype, details) if ptype is not None else _legacy_refs(line, lid)
     line_type, proration, subscription_id, subscription_item_id, invoice_item_id, plan_id = refs

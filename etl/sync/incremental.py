@@ -99,6 +99,8 @@ class Incremental:
         ctx = self.ctx
         created: Any = None
         for events in f.fetch_events_after(ctx.api, cursor, types):
+            if not events:  # no event in Stripe's 30 days is a normal state, not an error
+                continue
             objs = self._complete(_latest_objects(events))
             newest = events[-1]
             now = utcnow()

@@ -24,7 +24,7 @@ from etl.db.models.columns import CUR, ID, MONEY, RATE, TEXT, TS, column
 class RevenueLine(SQLModel, table=True):
     __tablename__ = "revenue_lines"
     __table_args__ = (
-        UniqueConstraint("source", "line_id", name="uq_revenue_line"),
+        UniqueConstraint("source", "invoice_id", "line_id", name="uq_revenue_line"),
         Index("ix_revenue_lines_customer", "customer_id"),
         Index("ix_revenue_lines_updated", "updated_at"),
         {
@@ -52,7 +52,9 @@ class RevenueLine(SQLModel, table=True):
     period_start: datetime | None = column("service period start (inclusive)", TS, nullable=True)
     period_end: datetime | None = column("service period end (exclusive)", TS, nullable=True)
     invoice_status: str = column("status of the invoice: paid, open, …", String(16))
-    due_date: datetime | None = column("invoice due date", TS, nullable=True)
+    due_date: datetime | None = column(
+        "when the invoice falls due: its due_date, else when it was finalized", TS, nullable=True
+    )
     paid_at: datetime | None = column("when the invoice was paid", TS, nullable=True)
     updated_at: datetime = column("last time this row changed", TS)
 

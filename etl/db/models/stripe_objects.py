@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     UniqueConstraint,
 )
@@ -261,13 +262,26 @@ class Invoice(SQLModel, table=True):
         "all lines are stored (beyond the embedded first page)", Boolean, default=True
     )
     updated_at: datetime = column("last time this row changed", TS)
+    # (last: migration 0005 added it to stored tables, at their end)
+    finalized_at: datetime | None = column(
+        "when it was finalized; an automatically charged invoice falls due then",
+        TS,
+        nullable=True,
+    )
 
 
 class InvoiceLine(SQLModel, table=True):
     __tablename__ = "invoice_lines"
-    __table_args__ = {"comment": "Lines of Stripe and imported invoices."}
+    # Keyed by invoice and line: payloads of API versions before 2019-12-03 give lines
+    # ids (`sli_…`, `ii_…`) that several invoices share.
+    __table_args__ = (
+        PrimaryKeyConstraint("invoice_id", "id", name="pk_invoice_lines"),
+        {"comment": "Lines of Stripe and imported invoices."},
+    )
     id: str = column("Stripe line id, or `<invoice id>:1` for imported invoices", ID, pk=True)
-    invoice_id: str = column("invoices.id", ID, fk="invoices.id", ondelete="CASCADE", index=True)
+    invoice_id: str = column(
+        "invoices.id", ID, pk=True, fk="invoices.id", ondelete="CASCADE", index=True
+    )
     position: int = column("order of the line within its invoice", Integer, default=0)
     customer_id: int | None = column("customers.id", Integer, nullable=True, index=True)
     subscription_id: str | None = column("subscription the line bills", ID, nullable=True)

@@ -14,7 +14,10 @@ render the old shape on demand:
   on its items), and `plan`/`quantity` for single-item subscriptions;
 - invoice item: `price`, `plan`, `subscription`, `subscription_item`, `unit_amount`
   instead of `parent`/`pricing`;
-- discount: `coupon` (the full coupon) instead of `source`.
+- discount: `coupon` (the full coupon) instead of `source`;
+- in event payloads of one subscription in three, invoices in a version before
+  2019-12-03 (`PRE_2019_API_VERSION`): line ids shared across invoices (`sli_…`, `ii_…`)
+  and the line's own id in `unique_id`.
 
 Keys starting with "_" are the generator's private markers (top-level only, e.g.
 `_deleted`) and are never rendered.
@@ -27,6 +30,7 @@ invoices at the cost of its JSON encoding rather than of a deep copy.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -38,6 +42,11 @@ API_SHAPES: tuple[str, ...] = ("current", "legacy")
 EMBEDDED_LINES = 10
 # The API version whose shapes `legacy` reproduces (the last one before 2025-03-31).
 LEGACY_API_VERSION = "2025-02-24.acacia"
+
+# Event payloads of a share of the subscriptions' invoices are rendered in a version
+# before 2019-12-03, whose line ids several invoices share (see `_pre_2019_line_ids`).
+PRE_2019_API_VERSION = "2019-10-17"
+PRE_2019_SHARE = 3  # one subscription in three (by a hash of its id)
 
 Obj = dict[str, Any]
 # Pseudo-resource for `Lookup`: the charge ({"id": "ch_…"}) that paid an invoice id.
@@ -293,9 +302,37 @@ def _event(evt: Obj, shapes: str, lookup: Lookup) -> None:
     if shapes != "legacy":
         return
     evt["api_version"] = LEGACY_API_VERSION
+    if isinstance(inner, dict) and inner.get("object") == "invoice" and _pre_2019(inner):
+        evt["api_version"] = PRE_2019_API_VERSION
+        data["object"] = _pre_2019_line_ids(data["object"])
     prev = data.get("previous_attributes")
     if isinstance(prev, dict):
         # Old payloads have no `parent`/`pricing` containers: drop them from the diff.
         data["previous_attributes"] = {
             k: v for k, v in prev.items() if k not in ("parent", "pricing", "payments")
         }
+
+
+def _pre_2019(inv: Mapping[str, Any]) -> bool:
+    parent = inv.get("parent") or {}
+    details = parent.get("subscription_details") or {}
+    sub = details.get("subscription") or inv.get("subscription")
+    return isinstance(sub, str) and zlib.crc32(sub.encode()) % PRE_2019_SHARE == 0
+
+
+def _pre_2019_line_ids(inv: Obj) -> Obj:
+    """Line ids as Stripe gave them before 2019-12-03: a subscription line's id is its
+    subscription item's `sli_…` (the same on every invoice of that item), an invoice
+    item line's id is the invoice item's `ii_…`; `unique_id` holds the line's own id."""
+    lines = dict(inv["lines"])
+    out = []
+    for line in lines.get("data") or []:
+        old = {**line, "unique_id": line["id"]}
+        item = line.get("subscription_item")
+        if line.get("type") == "subscription" and isinstance(item, str):
+            old["id"] = "sli_" + item.split("_", 1)[-1]
+        elif isinstance(line.get("invoice_item"), str):
+            old["id"] = line["invoice_item"]
+        out.append(old)
+    lines["data"] = out
+    return {**inv, "lines": lines}

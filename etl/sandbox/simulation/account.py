@@ -129,6 +129,12 @@ class Account:
         self._seq += 1
         heapq.heappush(self._queue, (t, self._seq, action, args))
 
+    def drop_actions(self, after: int, until: int) -> None:
+        """Forget the actions scheduled in (after, until]: nothing happens then."""
+        kept = [a for a in self._queue if not after < a[0] <= until]
+        heapq.heapify(kept)
+        self._queue = kept
+
     def run_until(self, t_end: int) -> None:
         q = self._queue
         pop = heapq.heappop

@@ -1,8 +1,10 @@
 """A generated Stripe account: a deterministic simulation of a SaaS business.
 
-`generate_account(seed, customers, months, end)` simulates `months` of history ending at
-`end` and returns an `Account` whose `objects` hold plain dicts in the shapes of the
-current Stripe API (2026-10-28.endive): resource -> {id: object}, in creation order
+`generate_account(seed, customers, months, end, quiet_days)` simulates `months` of
+history ending at `end` (default: a fixed date, so that code and tests are reproducible;
+the CLI's default is today) and returns an `Account` whose `objects` hold plain dicts in
+the shapes of the current Stripe API (2026-10-28.endive): resource -> {id: object}, in
+creation order
 (ascending `created`, ties by id). `Account.advance(days)` moves the clock on.
 
 How the simulation runs: one priority queue of timed actions (signups, renewals,
@@ -82,7 +84,7 @@ from datetime import UTC, datetime
 from etl.sandbox.simulation.account import EVENT_WINDOW, RESOURCES, Account, no_gc
 from etl.sandbox.simulation.catalog import Price, price_obj, product_obj
 from etl.sandbox.simulation.customers import edit_customer, new_customer
-from etl.sandbox.simulation.lifecycle import start_subscription
+from etl.sandbox.simulation.lifecycle import end_subscription, start_subscription
 from etl.sandbox.simulation.records import (
     Change,
     CustomerState,
@@ -114,22 +116,28 @@ def generate_account(
     customers: int = 200,
     months: int = 24,
     end: datetime | None = None,
+    quiet_days: int = 0,
 ) -> Account:
-    """The simulated account: a deterministic function of the four arguments."""
+    """The simulated account: a deterministic function of the five arguments.
+
+    `quiet_days` N > 0 makes a dormant account: its activity stops N days before `end`
+    (see `go_quiet`), so no event is newer than N days at the clock."""
     if customers < 0 or months < 1:
         raise ValueError("customers must be >= 0 and months >= 1")
+    if quiet_days < 0 or quiet_days * DAY >= months * 28 * DAY:
+        raise ValueError("quiet_days must be >= 0 and shorter than the history")
     end_dt = DEFAULT_END if end is None else end
     if end_dt.tzinfo is None:
         end_dt = end_dt.replace(tzinfo=UTC)
     acct = Account(seed, customers, months, ts(end_dt))
     with acct.lock, no_gc():
-        _populate(acct)
+        _populate(acct, quiet_days)
     return acct
 
 
-def _populate(acct: Account) -> None:
+def _populate(acct: Account, quiet_days: int = 0) -> None:
     """The catalog, the signups of the history and the catalog changes near its end,
-    then the simulation up to the account's end."""
+    then the simulation up to the account's end (or up to its quiet days)."""
     r = acct.rng
     cat = acct.catalog
     for oid, prod in cat.products.items():
@@ -157,8 +165,32 @@ def _populate(acct: Account) -> None:
     # Catalog changes shortly before the end, so the event stream carries some.
     acct.at(acct.end - 20 * DAY + 3 * 3600, _catalog_launch)
     acct.at(acct.end - 8 * DAY + 5 * 3600, _catalog_update)
+    if quiet_days:
+        stop = acct.end - quiet_days * DAY - 1
+        acct.run_until(stop)
+        go_quiet(acct, stop)
     acct.run_until(acct.end)
     acct.sort_new({})
+
+
+# ------------------------------------------------------------ dormancy
+
+
+def go_quiet(acct: Account, t: int) -> None:
+    """The account falls silent after `t` until its end (a quiet or abandoned account).
+
+    Stripe renews a live subscription whatever its owner does, with events, so a
+    subscription that would renew before the end is canceled at `t` (its customer
+    left); one whose period runs past the end (yearly plans, long trials) stays live.
+    Everything else the queue held for the quiet days is dropped; what it held for
+    after the end still happens when the clock is advanced."""
+    for s in list(acct.subscription_states.values()):
+        if s.status == "canceled" or s.period_end > acct.end:
+            continue
+        s.canceled_at = t
+        s.tl.cancellations.append((t, t, "immediate"))
+        end_subscription(acct, t, s, "cancellation_requested")
+    acct.drop_actions(t, acct.end)
 
 
 # ------------------------------------------------------------ arrivals
