@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 
 from etl.api.serve import is_loopback
 from etl.cli.app import app, container
+from etl.db.engine import probe_database
 from etl.errors import EtlError, UsageError
 
 api_key_app = typer.Typer(help="Manage HTTP API keys (only their hashes are stored).")
@@ -17,11 +18,8 @@ app.add_typer(api_key_app, name="api-key")
 
 def _require_schema() -> None:
     c = container()
-    try:
-        has_table = inspect(c.engine).has_table("api_keys")
-    except Exception as exc:
-        raise EtlError(f"cannot reach the database: {type(exc).__name__}") from None
-    if not has_table:
+    probe_database(c.engine)  # an unreachable database: one line naming DATABASE_URL
+    if not inspect(c.engine).has_table("api_keys"):
         raise EtlError("the database has no schema yet: run `etl init-db` first")
 
 
