@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from sqlalchemy import inspect
 
-from etl.api.serve import is_loopback
+from etl.api.serve import ensure_port_free, is_loopback
 from etl.cli.app import app, container
 from etl.db.engine import probe_database
 from etl.errors import EtlError, UsageError
@@ -43,6 +43,7 @@ def serve_cmd(
             raise UsageError(f"{opt}: no such file: {path}")
     c = container()
     _require_schema()
+    ensure_port_free(host, port)
     require_https = c.settings.require_https
     if require_https is None:
         require_https = not is_loopback(host)

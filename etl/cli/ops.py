@@ -16,7 +16,7 @@ from etl.errors import UsageError
 def daemon_cmd(
     serve: bool = typer.Option(False, "--serve", help="Also serve the HTTP API in this process."),
     host: str = typer.Option("127.0.0.1", "--host", help="API address (with --serve)."),
-    port: int = typer.Option(8000, "--port", help="API port (with --serve)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="API port (with --serve)."),
     initial_sync: bool = typer.Option(
         True,
         "--initial-sync/--no-initial-sync",

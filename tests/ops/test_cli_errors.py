@@ -110,3 +110,51 @@ def test_chart_out_to_an_unwritable_place_is_one_line_exit_1(tmp_path: Path, whe
     assert "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines() == [r.stderr.strip()]
     assert r.stderr.startswith("etl: error: cannot use ")
+
+
+# ------------------------------------------------------------------ ports
+
+
+def _schema_db(tmp_path: Path) -> str:
+    from etl.db.engine import make_engine
+    from etl.db.schema import init_db
+
+    db_url = f"sqlite:///{tmp_path / 'etl.db'}"
+    eng = make_engine(db_url)
+    init_db(eng)
+    eng.dispose()
+    return db_url
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve", "--port", "99999"],
+        ["serve", "--port", "0"],
+        ["daemon", "--serve", "--port", "99999"],
+        ["daemon", "--serve", "--port", "70000"],
+        ["daemon", "--serve", "--port", "-1"],
+        ["demo", "--no-serve", "--port", "65536"],
+        ["sandbox", "serve", "--port", "99999"],
+    ],
+)
+def test_a_port_out_of_range_is_refused_with_exit_2(tmp_path: Path, command: list[str]) -> None:
+    r = _etl(tmp_path, _schema_db(tmp_path), *command)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "--port" in r.stderr
+    assert "Serving" not in r.stdout + r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["serve"], ["daemon", "--serve", "--no-initial-sync"], ["sandbox", "serve"]]
+)
+def test_a_busy_port_is_said_plainly_with_exit_1(tmp_path: Path, command: list[str]) -> None:
+    db_url = _schema_db(tmp_path)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        r = _etl(tmp_path, db_url, *command, "--port", str(port))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"etl: error: cannot serve on 127.0.0.1:{port}: the port is already in use" in r.stderr
+    assert "Serving" not in r.stdout + r.stderr and "Traceback" not in r.stderr
