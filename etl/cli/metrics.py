@@ -66,28 +66,41 @@ def import_invoices_cmd(
     """Import invoices billed outside Stripe (fields of the API's invoice object).
 
     The whole file is validated first: if any row is invalid nothing is imported and
-    every problem is listed with its line number. An invoice id imported before is an
-    error, never a duplicate.
+    every problem is listed with its line number. A row whose id was imported before
+    with the same content is skipped (and reported), with other content it is an error:
+    the same file, or the file with rows appended, can be imported again.
     """
     from etl.imports.files import read_invoice_file
     from etl.imports.invoices import (
         create_manual_invoices,
         validate_invoice_input,
     )
+    from etl.imports.repeats import split_repeats
     from etl.metrics.revenue import refresh_revenue_lines
 
     rows, lines = read_invoice_file(file)
     c = container()
     now = utcnow()
     with c.engine.begin() as conn:
-        valid, errors = validate_invoice_input(conn, c.settings, rows, now=now, lines=lines)
+        valid, errors = validate_invoice_input(
+            conn, c.settings, rows, now=now, lines=lines, repeats_allowed=True
+        )
+        repeats = split_repeats(conn, valid, rows, lines)
+        errors = sorted([*errors, *repeats.errors], key=lambda e: e.line)
         if errors:
             for e in errors:
                 typer.echo(f"{file}: line {e.line}: {e.param}: {e.message}", err=True)
             bad = len({e.line for e in errors})
             raise EtlError(f"{bad} of {len(rows)} rows are invalid; nothing was imported")
         created = create_manual_invoices(
-            conn, c.settings, valid, now=now, derive=refresh_revenue_lines
+            conn, c.settings, repeats.new, now=now, derive=refresh_revenue_lines
+        )
+    if repeats.unchanged:
+        shown = ", ".join(repeats.unchanged[:5]) + (", …" if len(repeats.unchanged) > 5 else "")
+        typer.echo(
+            f"Skipped {len(repeats.unchanged)} invoices imported before with the same "
+            f"content ({shown}).",
+            err=True,
         )
     typer.echo(f"Imported {len(created)} invoices from {file}.")
     if recompute_after and created:

@@ -119,11 +119,47 @@ def test_good_file_imports_then_reimport_reports_duplicates(
     # Jan: 2 seats × 29; Feb: yearly 1000/12 → 8333 + 2900 (inv-4), inv-1 ended Feb 5
     assert feb is not None and feb.mrr == 8_333 + 2_900
 
+    # The same ids with other content (every date_paid a year earlier): an error each.
+    f.write_text(GOOD.replace("2024-0", "2023-0"))
     assert main(["import-invoices", str(f)]) == 1
     err = capsys.readouterr().err
     for line_no, inv_id in ((2, "inv-1"), (3, "inv-2"), (4, "inv-3"), (5, "inv-4")):
         assert f"line {line_no}: id: invoice {inv_id} was imported before" in err
     assert _count(db, Invoice) == 4
+
+
+def test_the_same_file_again_or_with_rows_appended_imports_only_the_new_rows(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "good.csv"
+    f.write_text(GOOD)
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 0
+    capsys.readouterr()
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 0
+    out, err = capsys.readouterr()
+    assert "Imported 0 invoices" in out
+    assert "Skipped 4 invoices imported before with the same content (inv-1, inv-2" in err
+    assert _count(db, Invoice) == 4
+    # Rows appended, and one without date_paid: its default ("now") is not content.
+    f.write_text(GOOD + "inv-5,2,hobby_monthly,,,,2024-04-01,,,\ninv-6,3,,700,,,,,,\n")
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 0
+    out, err = capsys.readouterr()
+    assert "Imported 2 invoices" in out and "Skipped 4 invoices" in err
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 0
+    out, err = capsys.readouterr()
+    assert "Imported 0 invoices" in out and "Skipped 6 invoices" in err
+    assert _count(db, Invoice) == 6
+    # One changed row among unchanged ones: that row named, nothing imported.
+    f.write_text(
+        GOOD.replace("setup fee", "setup fee (revised)") + "inv-7,1,,100,,,2024-05-01,,,\n"
+    )
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "line 4: id: invoice inv-3 was imported before with other content "
+        "(description: setup fee stored, setup fee (revised) in the file)"
+    ) in err
+    assert "inv-1" not in err and _count(db, Invoice) == 6
 
 
 def test_json_file_reports_the_line_each_object_starts_on(
