@@ -70,7 +70,7 @@ def import_invoices_cmd(
     with the same content is skipped (and reported), with other content it is an error:
     the same file, or the file with rows appended, can be imported again.
     """
-    from etl.imports.files import read_invoice_file
+    from etl.imports.files import MAX_LISTED, InvoiceFileError, read_invoice_file
     from etl.imports.invoices import (
         create_manual_invoices,
         validate_invoice_input,
@@ -78,7 +78,14 @@ def import_invoices_cmd(
     from etl.imports.repeats import split_repeats
     from etl.metrics.revenue import refresh_revenue_lines
 
-    rows, lines = read_invoice_file(file)
+    try:
+        rows, lines = read_invoice_file(file)
+    except InvoiceFileError as exc:
+        for problem in exc.problems[:MAX_LISTED]:
+            typer.echo(f"{file}: {problem}", err=True)
+        if len(exc.problems) > MAX_LISTED:
+            typer.echo(f"{file}: …and {len(exc.problems) - MAX_LISTED} more", err=True)
+        raise
     c = container()
     now = utcnow()
     with c.engine.begin() as conn:
@@ -118,16 +125,12 @@ def fx_load_cmd(
     The whole file is checked first; nothing is written if any line is bad. Rates already
     stored for the same currency and month are replaced. Run `etl recompute` afterwards.
     """
+    from etl.imports.files import decode_utf8
     from etl.imports.fx import load_fx_rates, parse_fx_csv
 
-    try:
-        content = file.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {file}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {file}: {exc}") from None
-    rows = parse_fx_csv(content)
+    content = decode_utf8(file)
     c = container()
+    rows = parse_fx_csv(content, c.settings.reporting_currency)
     with c.engine.begin() as conn:
         n = load_fx_rates(conn, rows)
     currencies = sorted({r["currency"] for r in rows})
