@@ -158,3 +158,36 @@ def test_a_busy_port_is_said_plainly_with_exit_1(tmp_path: Path, command: list[s
     assert r.returncode == 1, r.stdout + r.stderr
     assert f"etl: error: cannot serve on 127.0.0.1:{port}: the port is already in use" in r.stderr
     assert "Serving" not in r.stdout + r.stderr and "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------------ output for logs
+
+
+def test_status_piped_to_a_file_prints_every_cell_whole(tmp_path: Path) -> None:
+    import json
+
+    from sqlalchemy import text
+
+    from etl.db.engine import make_engine
+
+    db_url = _schema_db(tmp_path)
+    counts = {"objects": 2_934_117, "customers": 48_211, "invoices": 1_204_733, "pages": 29_342}
+    eng = make_engine(db_url)
+    with eng.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO job_runs (job, trigger, status, started_at, finished_at, counts_json)"
+                " VALUES ('sync', 'cron', 'ok', '2026-01-01 03:00:00', '2026-01-01 03:41:07', :c)"
+            ),
+            {"c": json.dumps(counts)},
+        )
+    eng.dispose()
+    env = etl_env(tmp_path, db_url)
+    env.pop("COLUMNS", None)
+    log = tmp_path / "cron.log"
+    with log.open("w") as out:
+        subprocess.run([*ETL, "status"], cwd=tmp_path, env=env, stdout=out, check=True)
+    written = log.read_text()
+    assert "…" not in written
+    for value in ("objects=2,934,117", "customers=48,211", "invoices=1,204,733", "pages=29,342"):
+        assert value in written
