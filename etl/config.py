@@ -47,6 +47,13 @@ def parse_database_url(raw: str) -> URL:
     backend = url.get_backend_name()
     if backend not in SUPPORTED_DIALECTS:
         raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    if backend == "sqlite" and (url.host or url.port):
+        # sqlite://etl.db parses as host "etl.db" and no file: a slash is missing.
+        raise ValueError(
+            f"{raw!r} names no file (a slash is missing?): use sqlite:///etl.db for a "
+            "path relative to the working directory, sqlite:////var/lib/etl/etl.db for "
+            "an absolute one"
+        )
     if backend == "postgresql":
         if url.get_driver_name() not in ("psycopg", "psycopg2"):
             raise ValueError("PostgreSQL URLs must use the psycopg driver (postgresql+psycopg://)")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,30 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Bind and release `host:port` as uvicorn will, so that a port another process holds
+    is one clear EtlError (exit 1: the setting is valid, the machine's state is not)
+    before anything says "Serving"; uvicorn itself would log and exit 3."""
+    if port == 0:
+        return  # any free port
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise EtlError(f"cannot serve on {host}:{port}: unknown address ({exc.strerror})") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise EtlError(
+                    f"cannot serve on {host}:{port}: the port is already in use by another "
+                    "process (stop it or choose another with --port)"
+                ) from None
+            raise EtlError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def build_app(container: Container, **kwargs: Any) -> FastAPI:
@@ -55,6 +81,7 @@ class ApiThread:
         return int(self.server.config.port)
 
     def start(self, timeout: float = 15.0) -> ApiThread:
+        ensure_port_free(self.host, int(self.server.config.port))
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:

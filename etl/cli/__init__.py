@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from etl.cli import db  # noqa: F401  (registers commands)
-from etl.cli.app import app, reset_container
+from etl.cli.app import app, explain_failure, reset_container
 from etl.errors import EtlError
 
 
@@ -41,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("etl: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        explained = explain_failure(exc)
+        if explained is None:
+            raise
+        print(f"etl: error: {explained}", file=sys.stderr)
+        return explained.exit_code
     finally:
         reset_container()
     return 0

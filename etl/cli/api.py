@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 from sqlalchemy import inspect
-from sqlalchemy.exc import SQLAlchemyError
 
-from etl.api.serve import is_loopback
+from etl.api.serve import ensure_port_free, is_loopback
 from etl.cli.app import app, container
+from etl.db.engine import probe_database
 from etl.errors import EtlError, UsageError
 
 api_key_app = typer.Typer(help="Manage HTTP API keys (only their hashes are stored).")
@@ -18,11 +18,8 @@ app.add_typer(api_key_app, name="api-key")
 
 def _require_schema() -> None:
     c = container()
-    try:
-        has_table = inspect(c.engine).has_table("api_keys")
-    except SQLAlchemyError as exc:
-        raise EtlError(f"cannot reach the database: {type(exc).__name__}") from None
-    if not has_table:
+    probe_database(c.engine)  # an unreachable database: one line naming DATABASE_URL
+    if not inspect(c.engine).has_table("api_keys"):
         raise EtlError("the database has no schema yet: run `etl init-db` first")
 
 
@@ -46,6 +43,7 @@ def serve_cmd(
             raise UsageError(f"{opt}: no such file: {path}")
     c = container()
     _require_schema()
+    ensure_port_free(host, port)
     require_https = c.settings.require_https
     if require_https is None:
         require_https = not is_loopback(host)

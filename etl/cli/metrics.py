@@ -66,28 +66,48 @@ def import_invoices_cmd(
     """Import invoices billed outside Stripe (fields of the API's invoice object).
 
     The whole file is validated first: if any row is invalid nothing is imported and
-    every problem is listed with its line number. An invoice id imported before is an
-    error, never a duplicate.
+    every problem is listed with its line number. A row whose id was imported before
+    with the same content is skipped (and reported), with other content it is an error:
+    the same file, or the file with rows appended, can be imported again.
     """
-    from etl.imports.files import read_invoice_file
+    from etl.imports.files import MAX_LISTED, InvoiceFileError, read_invoice_file
     from etl.imports.invoices import (
         create_manual_invoices,
         validate_invoice_input,
     )
+    from etl.imports.repeats import split_repeats
     from etl.metrics.revenue import refresh_revenue_lines
 
-    rows, lines = read_invoice_file(file)
+    try:
+        rows, lines = read_invoice_file(file)
+    except InvoiceFileError as exc:
+        for problem in exc.problems[:MAX_LISTED]:
+            typer.echo(f"{file}: {problem}", err=True)
+        if len(exc.problems) > MAX_LISTED:
+            typer.echo(f"{file}: …and {len(exc.problems) - MAX_LISTED} more", err=True)
+        raise
     c = container()
     now = utcnow()
     with c.engine.begin() as conn:
-        valid, errors = validate_invoice_input(conn, c.settings, rows, now=now, lines=lines)
+        valid, errors = validate_invoice_input(
+            conn, c.settings, rows, now=now, lines=lines, repeats_allowed=True
+        )
+        repeats = split_repeats(conn, valid, rows, lines)
+        errors = sorted([*errors, *repeats.errors], key=lambda e: e.line)
         if errors:
             for e in errors:
                 typer.echo(f"{file}: line {e.line}: {e.param}: {e.message}", err=True)
             bad = len({e.line for e in errors})
             raise EtlError(f"{bad} of {len(rows)} rows are invalid; nothing was imported")
         created = create_manual_invoices(
-            conn, c.settings, valid, now=now, derive=refresh_revenue_lines
+            conn, c.settings, repeats.new, now=now, derive=refresh_revenue_lines
+        )
+    if repeats.unchanged:
+        shown = ", ".join(repeats.unchanged[:5]) + (", …" if len(repeats.unchanged) > 5 else "")
+        typer.echo(
+            f"Skipped {len(repeats.unchanged)} invoices imported before with the same "
+            f"content ({shown}).",
+            err=True,
         )
     typer.echo(f"Imported {len(created)} invoices from {file}.")
     if recompute_after and created:
@@ -105,16 +125,12 @@ def fx_load_cmd(
     The whole file is checked first; nothing is written if any line is bad. Rates already
     stored for the same currency and month are replaced. Run `etl recompute` afterwards.
     """
+    from etl.imports.files import decode_utf8
     from etl.imports.fx import load_fx_rates, parse_fx_csv
 
-    try:
-        content = file.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {file}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {file}: {exc}") from None
-    rows = parse_fx_csv(content)
+    content = decode_utf8(file)
     c = container()
+    rows = parse_fx_csv(content, c.settings.reporting_currency)
     with c.engine.begin() as conn:
         n = load_fx_rates(conn, rows)
     currencies = sorted({r["currency"] for r in rows})

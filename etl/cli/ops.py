@@ -16,7 +16,7 @@ from etl.errors import UsageError
 def daemon_cmd(
     serve: bool = typer.Option(False, "--serve", help="Also serve the HTTP API in this process."),
     host: str = typer.Option("127.0.0.1", "--host", help="API address (with --serve)."),
-    port: int = typer.Option(8000, "--port", help="API port (with --serve)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="API port (with --serve)."),
     initial_sync: bool = typer.Option(
         True,
         "--initial-sync/--no-initial-sync",
@@ -102,6 +102,15 @@ def schedule_cmd(
         typer.echo(f"{e.name:<10} {e.cron:<16} {' → '.join(e.jobs):<22} {e.description}")
 
 
+_UNLIMITED_WIDTH = 100_000
+
+
+def _stdout_is_tty() -> bool:
+    import sys
+
+    return sys.stdout.isatty()
+
+
 def _is_tty() -> bool:
     import sys
 
@@ -123,7 +132,9 @@ def status_cmd(
         typer.echo(json.dumps(st, indent=2, sort_keys=False))
         return
     now = utcnow()
-    con = Console(highlight=False)
+    # Off a terminal (a pipe, a cron log) no width applies: cells are printed whole
+    # instead of cut to 80 columns ("objects=2,93…").
+    con = Console(highlight=False, width=None if _stdout_is_tty() else _UNLIMITED_WIDTH)
     con.print(f"[bold]Database[/bold] {st['database']}")
     con.print(
         f"[bold]Last successful sync[/bold]      {report.ago(st['last_successful_sync'], now)}"

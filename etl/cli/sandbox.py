@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import signal
 import sys
@@ -14,7 +15,7 @@ import typer
 
 from etl.cli.app import app
 from etl.clock import utcnow
-from etl.errors import UsageError
+from etl.errors import EtlError, UsageError
 
 if TYPE_CHECKING:
     from etl.sandbox.simulation.generator import Account
@@ -118,7 +119,10 @@ def serve(
     try:
         base_url = server.start(host=host, port=port)
     except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        # As `etl serve` says it (etl.api.serve.ensure_port_free): exit 1, the value is valid.
+        busy = exc.errno == errno.EADDRINUSE
+        problem = "the port is already in use by another process" if busy else exc.strerror
+        raise EtlError(f"cannot serve on {host}:{port}: {problem or exc}") from None
     counts = {name: len(objs) for name, objs in account.objects.items()}
     clock = datetime.fromtimestamp(account.now, UTC)
     typer.echo(f"Stripe sandbox at {base_url} (api shapes: {api_shapes}, seed {seed})")

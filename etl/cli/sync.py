@@ -46,8 +46,10 @@ def _run(
     c = container()
     from sqlalchemy import inspect
 
+    from etl.db.engine import probe_database
     from etl.errors import EtlError
 
+    probe_database(c.engine)
     if not inspect(c.engine).has_table("sync_cursors"):
         raise EtlError("the database has no schema yet: run `etl init-db` first")
     client = c.stripe  # a missing key fails here, before anything is written

@@ -1,4 +1,4 @@
-"""Engines from DATABASE_URL, and the one transaction helper.
+"""Engines from DATABASE_URL, the one transaction helper, and what a failed connection means.
 
 Engines are only ever built here, called from the composition root (etl.bootstrap),
 never at import time.
@@ -6,14 +6,18 @@ never at import time.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 
-from etl.config import parse_database_url
+from etl.config import ConfigError, parse_database_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -82,3 +86,60 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     """One unit of work: commits on success, rolls back on any exception."""
     with engine.begin() as conn:
         yield conn
+
+
+# ------------------------------------------------------- what a connection failure means
+
+
+def probe_database(engine: Engine) -> None:
+    """Open one connection; when that fails, raise a ConfigError naming DATABASE_URL and
+    saying what is wrong (a missing directory, a server that does not answer, a database
+    that does not exist), so that no command reports it as a missing schema or a
+    traceback. Bounded: PostgreSQL connects with connect_timeout, SQLite opens a file."""
+    try:
+        with engine.connect() as conn:
+            if is_sqlite(conn):
+                # Opening is lazy in SQLite: read the header to learn that a file is
+                # not a database at all.
+                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master")
+    except SQLAlchemyError as exc:
+        raise ConfigError("DATABASE_URL", database_problem(engine.url, exc)) from None
+
+
+def database_problem(url: URL, exc: BaseException) -> str:
+    """One line: what a failed connection to `url` says is wrong with DATABASE_URL."""
+    driver_message = str(getattr(exc, "orig", None) or exc).strip()
+    first_line = driver_message.splitlines()[0] if driver_message else type(exc).__name__
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_problem(url, first_line)
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    first_line = first_line.removeprefix("connection failed: ")
+    missing = re.search(r'database "([^"]+)" does not exist', first_line)
+    if missing:
+        return (
+            f"the PostgreSQL server at {where} has no database {missing.group(1)!r} "
+            f"(create it: createdb -h {url.host or 'localhost'} {missing.group(1)})"
+        )
+    if "Connection refused" in first_line:
+        return f"no PostgreSQL server answers at {where} (connection refused)"
+    return f"cannot connect to PostgreSQL at {where}: {first_line}"
+
+
+def _sqlite_problem(url: URL, driver_message: str) -> str:
+    path = Path(url.database or "")
+    parent = path.parent.resolve()
+    if not parent.exists():
+        return f"the directory {parent} of the SQLite file does not exist (create it first)"
+    if not parent.is_dir():
+        return f"{parent} is not a directory, so it cannot hold the SQLite file {path.name}"
+    if path.is_dir():
+        return f"{path} is a directory, not an SQLite database file"
+    if not path.exists() and (
+        not os.access(parent, os.W_OK | os.X_OK) or "unable to open" in driver_message
+    ):
+        return f"cannot create the SQLite file {path}: the directory {parent} is not writable"
+    if path.exists() and not os.access(path, os.R_OK):
+        return f"cannot read the SQLite file {path}: permission denied"
+    if "not a database" in driver_message:
+        return f"{path} is not an SQLite database"
+    return f"cannot open the SQLite file {path}: {driver_message}"

@@ -48,7 +48,10 @@ def parse_month(value: str) -> date:
     return date(int(y), int(mo), 1)
 
 
-def parse_fx_csv(content: str) -> list[dict[str, Any]]:
+def parse_fx_csv(content: str, reporting_currency: str | None = None) -> list[dict[str, Any]]:
+    """The rates of the file, every bad line listed (FxFileError). A rate of the
+    reporting currency itself is refused: it would be stored and never used (a total
+    in the reporting currency takes its own amounts at 1)."""
     reader = csv.DictReader(io.StringIO(content))
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     if not {"currency", "month", "rate"} <= set(header):
@@ -64,6 +67,11 @@ def parse_fx_csv(content: str) -> list[dict[str, Any]]:
             iso_currency(cur)
         except ValueError as exc:
             problems.append(f"currency {exc}")
+        if reporting_currency is not None and cur == reporting_currency:
+            problems.append(
+                f"currency {cur} is the reporting currency (ETL_REPORTING_CURRENCY): "
+                "it needs no rate; remove the line"
+            )
         month = None
         try:
             month = parse_month(rec.get("month") or "")

@@ -49,6 +49,8 @@ class References:
     customer_currency: dict[int, str | None] = field(default_factory=dict)
     plans: dict[str, Any] = field(default_factory=dict)  # plan id -> plans row
     imported_ids: set[str] = field(default_factory=set)  # given ids already stored
+    # A file import may repeat stored ids: etl.imports.repeats compares them instead.
+    repeats_allowed: bool = False
 
 
 def check_id(row: RowCheck, refs: References, seen: dict[str, int]) -> str | None:
@@ -59,7 +61,7 @@ def check_id(row: RowCheck, refs: References, seen: dict[str, int]) -> str | Non
     if not ID_RE.match(inv_id):
         row.fail("id", "may hold only letters, digits and _ - . : (at most 200)")
         return None
-    if inv_id in refs.imported_ids:
+    if inv_id in refs.imported_ids and not refs.repeats_allowed:
         row.fail("id", f"invoice {inv_id} was imported before (duplicate)", conflict=True)
     elif inv_id in seen:
         row.fail("id", f"invoice {inv_id} appears twice in the file (first on line {seen[inv_id]})")
@@ -221,12 +223,15 @@ def validate_invoice_input(
     *,
     now: datetime,
     lines: list[int] | None = None,
+    repeats_allowed: bool = False,
 ) -> tuple[list[dict[str, Any]], list[RowError]]:
     """Validate every row (nothing stops at the first bad row) and apply the defaults.
 
     `lines[i]` is the line number reported for rows[i] (default i + 1). Returns the
     normalized rows, ready for `create_manual_invoices`, and every error found. A row
     whose text is unfit to store (see check_text) is not looked up any further.
+    `repeats_allowed`: an id stored before is no error here (a file import then compares
+    the row with the stored invoice, etl.imports.repeats).
     """
     del settings  # the rules need none yet; callers pass it so that they may
     now = parse_datetime(now)
@@ -241,6 +246,7 @@ def validate_invoice_input(
         row.unfit = not check_text(row)
         checks.append(row)
     refs = load_references(conn, [c for c in checks if isinstance(c, RowCheck) and not c.unfit])
+    refs.repeats_allowed = repeats_allowed
     valid: list[dict[str, Any]] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}

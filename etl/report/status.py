@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from etl.db import tables
+from etl.db.engine import probe_database
 from etl.db.models import (
     Customer,
     Invoice,
@@ -165,13 +166,14 @@ def collect_status(engine: Engine) -> dict[str, Any]:
 
 
 def read_status(engine: Engine) -> dict[str, Any]:
-    """`collect_status`, with a missing schema (or database) said as a usage error."""
+    """`collect_status`, with a database that cannot be reached said as a ConfigError
+    naming DATABASE_URL and a missing schema as a usage error."""
+    probe_database(engine)
     try:
         return collect_status(engine)
     except (OperationalError, ProgrammingError):
-        raise UsageError(
-            "the database has no schema yet (or is unreachable): run `etl init-db` first"
-        ) from None
+        probe_database(engine)  # the server may have gone away meanwhile
+        raise UsageError("the database has no schema yet: run `etl init-db` first") from None
 
 
 # ---------------------------------------------------------------- the text of `etl status`

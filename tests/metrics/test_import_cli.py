@@ -119,11 +119,47 @@ def test_good_file_imports_then_reimport_reports_duplicates(
     # Jan: 2 seats × 29; Feb: yearly 1000/12 → 8333 + 2900 (inv-4), inv-1 ended Feb 5
     assert feb is not None and feb.mrr == 8_333 + 2_900
 
+    # The same ids with other content (every date_paid a year earlier): an error each.
+    f.write_text(GOOD.replace("2024-0", "2023-0"))
     assert main(["import-invoices", str(f)]) == 1
     err = capsys.readouterr().err
     for line_no, inv_id in ((2, "inv-1"), (3, "inv-2"), (4, "inv-3"), (5, "inv-4")):
         assert f"line {line_no}: id: invoice {inv_id} was imported before" in err
     assert _count(db, Invoice) == 4
+
+
+def test_the_same_file_again_or_with_rows_appended_imports_only_the_new_rows(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "good.csv"
+    f.write_text(GOOD)
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 0
+    capsys.readouterr()
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 0
+    out, err = capsys.readouterr()
+    assert "Imported 0 invoices" in out
+    assert "Skipped 4 invoices imported before with the same content (inv-1, inv-2" in err
+    assert _count(db, Invoice) == 4
+    # Rows appended, and one without date_paid: its default ("now") is not content.
+    f.write_text(GOOD + "inv-5,2,hobby_monthly,,,,2024-04-01,,,\ninv-6,3,,700,,,,,,\n")
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 0
+    out, err = capsys.readouterr()
+    assert "Imported 2 invoices" in out and "Skipped 4 invoices" in err
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 0
+    out, err = capsys.readouterr()
+    assert "Imported 0 invoices" in out and "Skipped 6 invoices" in err
+    assert _count(db, Invoice) == 6
+    # One changed row among unchanged ones: that row named, nothing imported.
+    f.write_text(
+        GOOD.replace("setup fee", "setup fee (revised)") + "inv-7,1,,100,,,2024-05-01,,,\n"
+    )
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "line 4: id: invoice inv-3 was imported before with other content "
+        "(description: setup fee stored, setup fee (revised) in the file)"
+    ) in err
+    assert "inv-1" not in err and _count(db, Invoice) == 6
 
 
 def test_json_file_reports_the_line_each_object_starts_on(
@@ -168,3 +204,107 @@ def test_fx_load_and_recompute_with_as_of(
     assert main(["recompute", "--as-of", "not-a-date"]) == 2
     assert main(["recompute", "--as-of", "2200-01-01"]) == 2
     assert "outside the years" in capsys.readouterr().err
+
+
+HEADER = "id,customer,plan,amount,date_paid,description\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            HEADER + 'u-1,1,,100,2024-01-05,"an open quote\nu-2,1,,100,2024-01-06,x\n',
+            ["line 2: a quoted field opened on this row is never closed"],
+        ),
+        ("1,1,,100,2024-01-05,x\n2,1,,100,2024-01-06,y\n", ["line 1: no header line"]),
+        (
+            "id,customer,amount,colour\nh-1,1,100,red\n",
+            ["line 1: unknown column 'colour'"],
+        ),
+        ("id,plan,amount\nh-1,hobby_monthly,100\n", ["line 1: the header has no 'customer'"]),
+        (
+            HEADER + "n-1,1,,100,2024-01-05,a\x00b\nn-2,1,,100,2024-01-05,ok\nn-3,1,,1\x00,,\n",
+            ["line 2: holds a NUL byte", "line 4: holds a NUL byte"],
+        ),
+        (
+            HEADER + "l-1,1,,100,2024-01-05," + "x" * 200_000 + "\n",
+            ["line 2: a field is longer than the CSV limit"],
+        ),
+        (HEADER + "s-1,1,,100\n", ["line 2: row has 4 values, the header has 6 columns"]),
+        (HEADER, ["no invoice rows after the header line"]),
+    ],
+    ids=[
+        "open quote",
+        "no header",
+        "unknown column",
+        "no customer",
+        "NUL",
+        "long",
+        "short",
+        "empty",
+    ],
+)
+def test_a_malformed_csv_is_refused_whole_with_its_lines(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: list[str]
+) -> None:
+    f = tmp_path / "in.csv"
+    f.write_bytes(content.encode())
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 1
+    err = capsys.readouterr().err
+    for needle in expected:
+        assert needle in err
+    assert "Traceback" not in err and _count(db, Invoice) == 0
+
+
+def test_encodings_utf8_with_or_without_bom_latin1_refused_naming_the_line(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = HEADER + "e-1,1,,100,2024-01-05,Café\ne-2,1,,100,2024-01-05,Müller GmbH\n"
+    f = tmp_path / "latin1.csv"
+    f.write_bytes(text.encode("latin-1"))
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 2
+    err = capsys.readouterr().err
+    assert f"{f}: line 2: byte 0xe9 is not UTF-8; save the file as UTF-8" in err
+    assert "iconv -f cp1252 -t utf-8" in err and _count(db, Invoice) == 0
+    f.write_bytes(text.encode("utf-16"))
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 2
+    assert "the file is UTF-16" in capsys.readouterr().err
+    f.write_bytes(text.encode("utf-8-sig"))
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 0
+    f.write_bytes(text.replace("e-", "f-").encode("utf-8"))
+    assert main(["import-invoices", str(f), "--no-recompute"]) == 0
+    eng = make_engine(db)
+    with eng.connect() as conn:
+        descriptions = set(conn.scalars(select(tables.invoices.c.description)))
+    eng.dispose()
+    assert descriptions == {"Café", "Müller GmbH"}
+
+
+def test_a_rate_of_the_reporting_currency_itself_is_refused(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ETL_REPORTING_CURRENCY", "EUR")
+    f = tmp_path / "fx.csv"
+    f.write_text("currency,month,rate\nusd,2024-01,0.9\neur,2024-01,1\n")
+    assert main(["fx", "load", str(f)]) == 1
+    err = capsys.readouterr().err
+    assert "line 3: currency eur is the reporting currency (ETL_REPORTING_CURRENCY)" in err
+    assert _count(db, FxRate) == 0
+
+
+def test_the_json_reader_is_linear_in_the_rows(tmp_path: Path) -> None:
+    import time
+
+    from etl.imports.files import read_invoice_file
+
+    def seconds(n: int) -> float:
+        f = tmp_path / f"rows{n}.json"
+        f.write_text(json.dumps([{"id": f"j{i}", "customer": "1"} for i in range(n)], indent=1))
+        started = time.process_time()
+        rows, lines = read_invoice_file(f)
+        assert len(rows) == n and lines[-1] == 2 + 4 * (n - 1)
+        return time.process_time() - started
+
+    small, large = seconds(20_000), seconds(80_000)
+    # Linear: 4× the rows, about 4× the time; the quadratic reader took 16×.
+    assert large < 8 * small + 0.05
