@@ -104,6 +104,13 @@ class Settings(BaseSettings):
     job_retries: int = Field(3, ge=0, le=20, validation_alias=_env("ETL_JOB_RETRIES"))
     job_retry_wait: float = Field(30.0, ge=0, validation_alias=_env("ETL_JOB_RETRY_WAIT"))
     shutdown_grace: float = Field(8.0, ge=0, validation_alias=_env("ETL_SHUTDOWN_GRACE"))
+    # The nightly reconcile marks deleted the objects Stripe no longer lists; more than
+    # this share of a table at once is far likelier a bad listing than a real purge.
+    reconcile_max_delete_share: float = Field(
+        0.5, ge=0, le=1, validation_alias=_env("ETL_RECONCILE_MAX_DELETE_SHARE")
+    )
+    # Seconds each request to Stripe may take in all: connecting, every read, the body.
+    stripe_timeout: float = Field(60.0, gt=0, le=600, validation_alias=_env("ETL_STRIPE_TIMEOUT"))
     schedule_seconds: float | None = Field(
         None, gt=0, validation_alias=_env("ETL_SCHEDULE_SECONDS")
     )

@@ -15,6 +15,9 @@ repaired by the load itself. The report counts it, set-based:
   Stripe while the events saying so were missed. Customers, products, prices, plans and
   coupons among them are marked deleted (`deleted_marked`); raw versions stay as they
   were received. Resources this Stripe does not serve (skipped by the sync) are left out.
+  Marking happens only after a whole listing (a page that is not whole stops the sync),
+  and never for more than `ETL_RECONCILE_MAX_DELETE_SHARE` of a table: beyond it the
+  job fails and marks nothing.
 
 A night with no drift reports zeros everywhere; anything else is worth a look in the log.
 """
@@ -24,10 +27,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, Table, false, func, select, true, update
+from sqlalchemy import Connection, Engine, Table, false, func, select, true, update
 
 from etl.clock import utcnow
 from etl.db import tables
+from etl.errors import EtlError
 from etl.extract.types import STRIPE_TYPES, normalized_tables
 from jobs.runner import JobContext
 
@@ -113,8 +117,33 @@ def not_seen_since(engine: Engine, since: datetime, types: list[str]) -> dict[st
         }
 
 
-def mark_unseen_deleted(engine: Engine, since: datetime, types: list[str]) -> dict[str, int]:
-    """Mark deleted the rows of objects Stripe no longer lists; one UPDATE per table."""
+class TooManyDeletionsError(EtlError):
+    """The listing would mark more of a table deleted than ETL_RECONCILE_MAX_DELETE_SHARE."""
+
+
+def _check_share(conn: Connection, table: Table, id_col: str, gone: Any, max_share: float) -> None:
+    """Refuse (nothing marked) when `gone` holds more than `max_share` of `table`'s rows."""
+    alive = table.c.deleted == false()
+    total, hit = conn.execute(
+        select(
+            func.count(),
+            func.count().filter(table.c[id_col].in_(gone)),
+        ).where(alive)
+    ).one()
+    if hit and hit > max_share * total:
+        raise TooManyDeletionsError(
+            f"reconcile refuses to mark {hit} of {total} {table.name} deleted "
+            f"({hit / total:.0%}, above ETL_RECONCILE_MAX_DELETE_SHARE={max_share:g}): "
+            "Stripe's listing is more likely incomplete than a real purge; nothing was "
+            "marked. Raise the setting to accept it"
+        )
+
+
+def mark_unseen_deleted(
+    engine: Engine, since: datetime, types: list[str], *, max_share: float = 1.0
+) -> dict[str, int]:
+    """Mark deleted the rows of objects Stripe no longer lists; one UPDATE per table, all
+    in one transaction, none when any table would lose more than `max_share` of its rows."""
     raw = tables.raw_objects
     marked: dict[str, int] = {}
     now = utcnow()
@@ -124,6 +153,7 @@ def mark_unseen_deleted(engine: Engine, since: datetime, types: list[str]) -> di
                 continue
             t, id_col = DELETABLE[otype]
             gone = select(raw.c.stripe_id).where(*_unseen([otype], since))
+            _check_share(conn, t, id_col, gone, max_share)
             res = conn.execute(
                 update(t)
                 .where(t.c[id_col].in_(gone), t.c.deleted == false())
@@ -148,7 +178,14 @@ def run(container: Container, ctx: JobContext) -> dict[str, Any]:
     skipped = set(sync.get("skipped_resources") or [])
     listed = [t.object for t in STRIPE_TYPES if t.resource not in skipped]
     not_seen = not_seen_since(engine, started, listed)
-    marked = mark_unseen_deleted(engine, started, [t for t in listed if t in not_seen])
+    # Only after a whole, validated listing: a page that was not whole stopped the sync
+    # above (`etl.extract.pages`), before anything was inferred from it.
+    marked = mark_unseen_deleted(
+        engine,
+        started,
+        [t for t in listed if t in not_seen],
+        max_share=container.settings.reconcile_max_delete_share,
+    )
     after = table_sizes(engine)
     return {
         "drift_rows": sum(drift["rows_changed"].values()),

@@ -42,7 +42,7 @@ def reset_container() -> None:
     _container = None
 
 
-def explain_failure(exc: BaseException) -> EtlError | None:
+def explain_failure(exc: BaseException) -> EtlError | None:  # noqa: PLR0911 - one return per kind of failure
     """The one mapping of the errors commands do not catch to one line and an exit code:
     a database that cannot be reached is a ConfigError naming DATABASE_URL (exit 2, from
     etl.db.engine.probe_database), a missing schema a usage error, other database

@@ -98,7 +98,7 @@ def probe_database(engine: Engine) -> None:
     traceback. Bounded: PostgreSQL connects with connect_timeout, SQLite opens a file."""
     try:
         with engine.connect() as conn:
-            if is_sqlite(conn):
+            if conn.dialect.name == "sqlite":
                 # Opening is lazy in SQLite: read the header to learn that a file is
                 # not a database at all.
                 conn.exec_driver_sql("SELECT count(*) FROM sqlite_master")
@@ -125,7 +125,7 @@ def database_problem(url: URL, exc: BaseException) -> str:
     return f"cannot connect to PostgreSQL at {where}: {first_line}"
 
 
-def _sqlite_problem(url: URL, driver_message: str) -> str:
+def _sqlite_problem(url: URL, driver_message: str) -> str:  # noqa: PLR0911 - one return per cause
     path = Path(url.database or "")
     parent = path.parent.resolve()
     if not parent.exists():

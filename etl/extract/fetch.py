@@ -16,6 +16,7 @@ from typing import Any, cast
 import orjson
 import stripe
 
+from etl.extract.pages import PagingGuard, check_list_page
 from etl.extract.ratelimit import TokenBucket
 from etl.extract.retry import call_with_retry
 from etl.extract.types import STRIPE_TYPES, TYPE_BY_OBJECT, event_streams
@@ -171,15 +172,17 @@ def fetch_pages(
     """Pages of a list endpoint, newest first, from `starting_after` on."""
     base = list_query(params, created)
     cursor = starting_after
+    guard = PagingGuard(path, starting_after)
     while True:
-        body = api.parse(list_page_body(api, path, base, cursor))
-        objects = list(body.get("data") or [])
+        body = check_list_page(path, api.parse(list_page_body(api, path, base, cursor)))
+        objects = list(body["data"])
+        page = Page(objects, bool(body.get("has_more")))
+        guard.advance(page.last_id, page.has_more)
         if complete_invoices:
             for inv in objects:
                 complete_invoice_lines(api, inv)
-        page = Page(objects, bool(body.get("has_more")))
         yield page
-        if not page.has_more or not objects:
+        if not page.has_more:
             return
         cursor = page.last_id
 
@@ -189,19 +192,23 @@ def complete_invoice_lines(api: StripeApi, invoice: dict[str, Any]) -> None:
     lines = invoice.get("lines")
     if not isinstance(lines, dict) or not lines.get("has_more"):
         return
-    data = list(lines.get("data") or [])
+    path = f"/v1/invoices/{invoice['id']}/lines"
+    data = list(check_list_page(f"{path} (embedded in the invoice)", lines)["data"])
     # (an old payload's line: its own id is `unique_id`, `id` may be shared)
     cursor = (data[-1].get("unique_id") or data[-1]["id"]) if data else None
+    guard = PagingGuard(path, cursor)
     while True:
         query: dict[str, Any] = {"limit": PAGE_LIMIT}
         if cursor is not None:
             query["starting_after"] = cursor
-        body = api.get(f"/v1/invoices/{invoice['id']}/lines", query)
-        more = list(body.get("data") or [])
+        body = check_list_page(path, api.get(path, query))
+        more = list(body["data"])
         data.extend(more)
-        if not body.get("has_more") or not more:
+        has_more = bool(body.get("has_more"))
+        cursor = more[-1]["id"] if more else None
+        guard.advance(cursor, has_more)
+        if not has_more:
             break
-        cursor = more[-1]["id"]
     invoice["lines"] = {**lines, "data": data, "has_more": False}
 
 
@@ -216,9 +223,8 @@ def retrieve(api: StripeApi, object_type: str, oid: str) -> dict[str, Any]:
 
 
 def newest_event(api: StripeApi) -> dict[str, Any] | None:
-    body = api.get("/v1/events", {"limit": 1})
-    data = body.get("data") or []
-    return data[0] if data else None
+    data = check_list_page("/v1/events", api.get("/v1/events", {"limit": 1}))["data"]
+    return dict(data[0]) if data else None
 
 
 def fetch_events_after(
@@ -236,15 +242,18 @@ def fetch_events_after(
             if objs:  # an account without events lists one empty page
                 yield list(reversed(objs))
         return
+    guard = PagingGuard("/v1/events", cursor)
     while True:
-        body = api.get(
-            "/v1/events", {"types": list(types), "limit": PAGE_LIMIT, "ending_before": cursor}
-        )
-        data = list(body.get("data") or [])
+        query = {"types": list(types), "limit": PAGE_LIMIT, "ending_before": cursor}
+        body = check_list_page("/v1/events", api.get("/v1/events", query))
+        data = list(body["data"])
+        has_more = bool(body.get("has_more"))
+        # Paging forward moves from the newest event of the page (its first).
+        guard.advance(data[0]["id"] if data else None, has_more)
         if not data:
             return
         yield list(reversed(data))
-        if not body.get("has_more"):
+        if not has_more:
             return
         cursor = data[0]["id"]
 
@@ -258,8 +267,8 @@ def oldest_created(api: StripeApi, path: str, params: Mapping[str, Any], lo: int
     precision = max(3600, (hi - lo) // 64)
     while hi - lo > precision:
         mid = (lo + hi) // 2
-        body = api.get(path, {**probe, "limit": 1, "created": {"lt": mid}})
-        if body.get("data"):
+        body = check_list_page(path, api.get(path, {**probe, "limit": 1, "created": {"lt": mid}}))
+        if body["data"]:
             hi = mid
         else:
             lo = mid

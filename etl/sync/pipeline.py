@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import stripe
 
 from etl.extract.fetch import StripeApi, complete_invoice_lines, list_page_body, list_query
+from etl.extract.pages import MalformedPageError, PagingGuard, list_page_problem
 from etl.logs import configure_logging, get_logger
 from etl.normalize.page import PreparedPage, prepare_page
 
@@ -51,6 +51,8 @@ class PreparedBody:
     last_id: str | None
     page: PreparedPage
     incomplete: list[dict[str, Any]] = field(default_factory=list)
+    # What makes the page not whole (`etl.extract.pages`); then nothing else is set.
+    problem: str | None = None
 
 
 @dataclass
@@ -90,7 +92,10 @@ def _prepare_listed(objects: list[Any], args: PrepareArgs) -> PreparedPage:
 def prepare_data(
     data: Mapping[str, Any], complete_invoices: bool, args: PrepareArgs
 ) -> PreparedBody:
-    objects = list(data.get("data") or [])
+    problem = list_page_problem(data)
+    if problem is not None:
+        return PreparedBody(0, False, None, _prepare_listed([], args), problem=problem)
+    objects = list(data["data"])
     incomplete: list[dict[str, Any]] = []
     ready = objects
     if complete_invoices:
@@ -238,19 +243,21 @@ def fetch_prepared_pages(
     this thread (they are few)."""
     base = list_query(params, created)
     cursor = starting_after
+    guard = PagingGuard(path, starting_after)
     while True:
         body = list_page_body(api, path, base, cursor)
         got = prepare(body, complete_invoices)
         if got is None:
             got = prepare_data(api.parse(body), complete_invoices, args)
+        if got.problem is not None:
+            raise MalformedPageError(path, got.problem)
+        guard.advance(got.last_id, got.has_more)
         parts = [got.page]
         if got.incomplete:
             for inv in got.incomplete:
                 complete_invoice_lines(api, inv)
             parts.append(_prepare_listed(got.incomplete, args))
         yield FetchedPage(got.count, got.has_more, got.last_id, parts)
-        if not got.has_more or not got.count:
+        if not got.has_more:
             return
-        if got.last_id is None:
-            raise stripe.APIError(f"a page of {path} ends with an object without an id")
         cursor = got.last_id

@@ -19,6 +19,7 @@ import stripe
 
 from etl.clock import utcnow
 from etl.extract import fetch as f
+from etl.extract.pages import check_list_page
 from etl.logs import get_logger
 from etl.sync.context import SyncContext
 from etl.sync.cursors import load_cursors, save_cursor
@@ -141,10 +142,9 @@ class _Slicer:
         if not spec.sliced:
             return [window]
         params = {k: v for k, v in spec.params.items() if k != "expand"}
-        first = self.api.get(
-            spec.path, {**params, "limit": f.PAGE_LIMIT, **({"created": window} if window else {})}
-        )
-        data = first.get("data") or []
+        query = {**params, "limit": f.PAGE_LIMIT, **({"created": window} if window else {})}
+        first = check_list_page(spec.path, self.api.get(spec.path, query))
+        data = first["data"]
         if not first.get("has_more") or len(data) < 2:
             if spec.name == "customers" and data:
                 self.history_start = _created_of(data[-1])
