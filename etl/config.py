@@ -109,8 +109,6 @@ class Settings(BaseSettings):
     reconcile_max_delete_share: float = Field(
         0.5, ge=0, le=1, validation_alias=_env("ETL_RECONCILE_MAX_DELETE_SHARE")
     )
-    # Seconds each request to Stripe may take in all: connecting, every read, the body.
-    stripe_timeout: float = Field(60.0, gt=0, le=600, validation_alias=_env("ETL_STRIPE_TIMEOUT"))
     schedule_seconds: float | None = Field(
         None, gt=0, validation_alias=_env("ETL_SCHEDULE_SECONDS")
     )
